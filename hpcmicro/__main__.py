@@ -1,0 +1,7 @@
+"""``python -m hpcmicro`` is the ``hpcmicro`` command."""
+
+import sys
+
+from .cli import main
+
+sys.exit(main())

@@ -1,0 +1,199 @@
+"""The master: first placement, results, commits, retries, drain, termination.
+
+Notes
+-----
+The master sends the first placement chosen by its policy, then mostly
+listens.  It detects termination by counting: the job is over when every task
+of this run is done or finally failed, which needs no distributed
+termination protocol because every result reaches the master (in batches).
+Results are committed to the store every ``commit_interval`` seconds.  A stop
+signal (SIGTERM, SIGINT, SIGUSR1, on any rank) starts a drain: workers finish
+their running task, hand their queues back and report; the master commits,
+marks the file ``incomplete`` and the job exits resumable.
+"""
+
+from __future__ import annotations
+
+import signal
+import sys
+import time
+
+import numpy as np
+
+from . import messages as m
+from .errors import EXIT_RESUMABLE, EXIT_TASKS_FAILED
+from .store import DONE, FAILED, PENDING
+
+#: How long a drain may wait for running tasks before the master commits
+#: anyway and ends the job (Slurm's KillWait defaults to 30 s).
+DRAIN_TIMEOUT = 20.0
+#: Master wait per loop when idle; it sleeps (never spins) between polls.
+MASTER_TICK = 0.01
+
+
+class Master:
+    """Rank 0's loop.
+
+    Parameters
+    ----------
+    transport
+        The master's endpoint (rank 0).
+    policy
+        A :class:`~hpcmicro.scheduling.MasterPolicy` over the worker ranks.
+    store
+        The open :class:`~hpcmicro.store.ResultStore`.
+    costs
+        Estimated cost of every task id.
+    max_attempts, commit_interval
+        From the ``[job]`` table.
+    progress
+        A :class:`~hpcmicro.progress.Progress` (or None).
+    """
+
+    def __init__(self, transport, policy, store, costs, *, max_attempts=3,
+                 commit_interval=1.0, progress=None, log=sys.stderr):
+        self.tp, self.policy, self.store, self.costs = transport, policy, store, costs
+        self.max_attempts, self.commit_interval = max_attempts, commit_interval
+        self.progress, self.log = progress, log
+        self.workers = list(policy.workers)
+        self.wedged: set[int] = set()
+        self.drained: set[int] = set()
+        self.hosts: dict[int, str] = {}
+        self.signalled: int | None = None
+        self.draining = False
+        self.drain_started = 0.0
+        self.messages_in = 0
+        self.fatal: str | None = None
+
+    # -- signals -----------------------------------------------------------
+    def install_signal_handlers(self) -> None:
+        """SIGTERM/SIGINT/SIGUSR1 start a drain; repeats are harmless."""
+        def handler(signum, frame):
+            if self.signalled is None:
+                self.signalled = signum
+        for s in (signal.SIGTERM, signal.SIGINT, signal.SIGUSR1):
+            signal.signal(s, handler)
+
+    # -- main loop -----------------------------------------------------------
+    def run(self) -> str:
+        """Run the job to the end or to a drain; return the file status to set."""
+        st = self.store.tasks["status"]
+        todo = np.flatnonzero(st == PENDING)
+        self.left = len(todo)
+        self.n_done = int((st == DONE).sum())
+        self.n_failed = int((st == FAILED).sum())
+        for rank, (ids, costs) in self.policy.initial(todo, self.costs[todo]).items():
+            if len(ids):
+                self.tp.send(rank, m.Assign(ids, costs))
+        last_commit = time.monotonic()
+        while self.left > 0 and self.fatal is None:
+            got = self.tp.recv(timeout=MASTER_TICK)
+            while got is not None:
+                self.messages_in += 1
+                self._handle(*got)
+                got = self.tp.recv(0.0)
+            now = time.monotonic()
+            if now - last_commit >= self.commit_interval:
+                self.store.commit()
+                last_commit = now
+            if self.progress:
+                self.progress.update(self.n_done, self.n_failed)
+            if self.signalled is not None and not self.draining:
+                self._start_drain(f"signal {signal.Signals(self.signalled).name}")
+            if self.draining and (self.drained >= self._live() or
+                                  now - self.drain_started > DRAIN_TIMEOUT):
+                break
+            if not self._live() and self.left > 0:
+                print(f"hpcmicro: every worker is wedged; {self.left} tasks cannot run",
+                      file=self.log)
+                break
+        self.store.commit()
+        if self.progress:
+            self.progress.close()
+        if self.left > 0:
+            return "incomplete"
+        return "failed" if self.n_failed else "complete"
+
+    def exit_code(self, status: str) -> int:
+        """The process exit status that matches the file status."""
+        return {"complete": 0, "failed": EXIT_TASKS_FAILED}.get(status, EXIT_RESUMABLE)
+
+    def stop_workers(self, timeout: float = 10.0) -> None:
+        """Tell every worker to exit and wait for each one's last message.
+
+        Messages still in flight (late requests, steal traffic) are received
+        and dropped, so no rank reaches MPI_Finalize with unmatched messages.
+        Wedged workers are waited for too: their agent still answers.
+        """
+        for w in self.workers:
+            self.tp.send(w, m.Stop())
+        waiting = set(self.workers)
+        deadline = time.monotonic() + timeout
+        while waiting and time.monotonic() < deadline:
+            got = self.tp.recv(timeout=MASTER_TICK)
+            if got is not None and isinstance(got[1], m.Bye):
+                waiting.discard(got[0])
+        self.tp.flush()
+
+    def _live(self) -> set:
+        return set(self.workers) - self.wedged
+
+    def _start_drain(self, why: str) -> None:
+        print(f"\nhpcmicro: {why}: draining (finishing running tasks, committing)", file=self.log)
+        self.draining = True
+        self.drain_started = time.monotonic()
+        for w in self._live():
+            self.tp.send(w, m.Drain())
+
+    # -- messages ------------------------------------------------------------
+    def _handle(self, src: int, msg) -> None:
+        if isinstance(msg, m.Results):
+            self._results(src, msg)
+        elif isinstance(msg, m.MoreWork):
+            batch = None if self.draining else self.policy.on_more_work(src)
+            ids, costs = batch if batch else (np.empty(0, np.int64), np.empty(0))
+            self.tp.send(src, m.StealReply(msg.req_id, ids, costs))
+        elif isinstance(msg, m.GiveBack):
+            if msg.wedged:
+                self.wedged.add(src)
+                self.policy.remove_worker(src)
+            if len(msg.ids) and not self.draining:
+                self._place(msg.ids, msg.costs, avoid=src)
+        elif isinstance(msg, m.SignalSeen):
+            if self.signalled is None:
+                self.signalled = msg.signum
+        elif isinstance(msg, m.Drained):
+            self.drained.add(src)
+        elif isinstance(msg, m.Hello):
+            self.hosts[src] = msg.host
+        elif isinstance(msg, m.Fatal):
+            self.fatal = f"rank {src}: {msg.message}"
+
+    def _place(self, ids, costs, avoid=None) -> None:
+        for rank, (i, c) in self.policy.reassign(ids, costs, avoid=avoid).items():
+            self.tp.send(rank, m.Assign(i, c))
+
+    def _results(self, src: int, r: m.Results) -> None:
+        st = self.store.tasks["status"]
+        if len(r.ids):
+            new = st[r.ids] == PENDING
+            self.store.record_done(r.ids, src, r.start, r.stop, r.stolen, r.values)
+            k = int(new.sum())
+            self.left -= k
+            self.n_done += k
+            self.policy.on_results(src, len(r.ids), r.busy)
+        for f in r.failures:
+            if st[f.task_id] != PENDING:
+                continue
+            attempts = int(self.store.tasks["attempts"][f.task_id]) + 1
+            final = f.kind == "timeout" or attempts >= self.max_attempts
+            text = (f"task {f.task_id} on rank {src} ({self.hosts.get(src, '?')}), "
+                    f"attempt {attempts} of {self.max_attempts}: {f.message}")
+            self.store.record_failure(f.task_id, src, f.start, f.stop, text, final)
+            if final:
+                self.left -= 1
+                self.n_failed += 1
+                print(f"\nhpcmicro: task {f.task_id} failed for good ({f.kind}) on rank {src}; "
+                      f"last error:\n{f.message.rstrip()}", file=self.log)
+            elif not self.draining:
+                self._place(np.array([f.task_id]), self.costs[[f.task_id]], avoid=src)

@@ -1,0 +1,223 @@
+"""Wire a job together on every rank: config, transport, master and workers.
+
+Rank 0 validates the job file and broadcasts it; it opens the output and
+runs the master; every other rank runs a worker.  With one rank (plain
+``hpcmicro run``, or ``mpiexec -n 1``) the master runs in the main thread and
+one worker in a second thread over the in-process transport.  An unexpected
+error on any rank aborts every rank instead of leaving the others hanging.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import sys
+import threading
+import time
+import traceback
+from pathlib import Path
+
+from . import __version__
+from .config import JobConfig
+from .errors import EXIT_USAGE, HpcmicroError, OutputError
+from .master import Master
+from .progress import Progress
+from .scheduling import get_policy
+from .store import DONE, Lock, ResultStore, config_sha256
+from .transport import LocalTransport, MPITransport, under_mpi_launcher
+from .worker import Worker
+from .workloads import resolve
+
+
+def open_store(cfg: JobConfig, workload, costs, *, resume: bool, n_workers: int):
+    """Create or reopen the output file; returns ``(store, clock_offset)``."""
+    out = Path(cfg.job.output)
+    sha = config_sha256(cfg.effective())
+    if resume:
+        store = ResultStore.reopen(out, workload=workload, sha=sha, n_tasks=len(costs))
+        offset = float(store.h5.attrs.get("wall_seconds", 0.0))
+        store.set_attrs(status="incomplete", n_workers=n_workers,
+                        restarts=int(store.h5.attrs.get("restarts", 0)) + 1)
+        return store, offset
+    if out.exists():
+        raise OutputError(f"output {out} already exists; add --resume to continue that job, "
+                          "or choose another output with -o (nothing was changed)")
+    attrs = {
+        "hpcmicro_version": __version__, "workload": workload.name,
+        "scheduler": cfg.job.scheduler, "config": cfg.text, "config_sha256": sha,
+        "config_overrides": "; ".join(f"{k} from {v}" for k, v in cfg.sources.items()),
+        "n_tasks": len(costs), "n_workers": n_workers, "wall_seconds": 0.0, "restarts": 0,
+        "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    }
+    return ResultStore.create(out, workload=workload, n_tasks=len(costs), attrs=attrs), 0.0
+
+
+def run_master(tp, cfg: JobConfig, *, resume: bool, workers: list[int], quiet=False,
+               go=None) -> int:
+    """Everything rank 0 does; returns the exit status.
+
+    ``go(payload)`` tells the workers to start (payload: ``(t0,)``) or to give up
+    (payload: None) once the output is open; it must be called exactly once.
+    """
+    wl = resolve(cfg.job.workload)(cfg.params, cfg)
+    lock = Lock(Path(cfg.job.output))
+    started = False
+    try:
+        costs = wl.make_tasks()
+        lock.acquire()
+        store, offset = open_store(cfg, wl, costs, resume=resume, n_workers=len(workers))
+        t0 = time.time() - offset
+        go((t0,))
+        started = True
+        master_cls, _ = get_policy(cfg.job.scheduler)
+        policy = master_cls(workers, cfg.job.seed)
+        todo = int((store.tasks["status"] == 0).sum())
+        prog = Progress(todo, enabled=not quiet)
+        master = Master(tp, policy, store, costs, max_attempts=cfg.job.max_attempts,
+                        commit_interval=cfg.job.commit_interval, progress=prog)
+        master.install_signal_handlers()
+        if not quiet:
+            print(f"hpcmicro {__version__}: {wl.name} job, {len(costs)} tasks "
+                  f"({len(costs) - todo} already done), {len(workers)} worker(s), "
+                  f"scheduler {cfg.job.scheduler}, output {cfg.job.output}", file=sys.stderr)
+        status = master.run()
+        if status == "complete" or (status == "failed" and master.left == 0):
+            wl.finalize(store.group, store.tasks["status"] == DONE)
+        store.set_attrs(status=status, wall_seconds=time.time() - t0)
+        store.close()
+        master.stop_workers()
+        code = master.exit_code(status)
+        if master.fatal:
+            print(f"hpcmicro: aborting: {master.fatal}", file=sys.stderr)
+            tp.abort(1)
+        if not quiet:
+            print(f"hpcmicro: {status}: {master.n_done} done, {master.n_failed} failed, "
+                  f"{master.left} left; {cfg.job.output}", file=sys.stderr)
+        if master.wedged:
+            print(f"hpcmicro: rank(s) {sorted(master.wedged)} are stuck in a timed-out task; "
+                  "aborting them now that the output is safe", file=sys.stderr)
+            lock.release()
+            tp.abort(code)
+        return code
+    finally:
+        if not started and go is not None:
+            go(None)
+        lock.release()
+
+
+def run_worker(tp, cfg: JobConfig, t0: float, workers: list[int], handle_signals=True) -> None:
+    """Everything a working rank does."""
+    wl = resolve(cfg.job.workload)(cfg.params, cfg)
+    wl.setup_worker()
+    _, worker_cls = get_policy(cfg.job.scheduler)
+    worker = Worker(tp, wl, worker_cls(tp.rank, workers, cfg.job.seed), t0,
+                    task_timeout=cfg.job.task_timeout)
+    if handle_signals:
+        worker.install_signal_handlers()
+    worker.run()
+
+
+def run_local(cfg: JobConfig, *, resume=False, n_workers=1, quiet=False) -> int:
+    """Run the job in this process: master in this thread, workers in threads."""
+    eps = LocalTransport.group(n_workers + 1)
+    workers = list(range(1, n_workers + 1))
+    threads = []
+    errors = []
+
+    def go(payload):
+        if payload is None:
+            return
+        for ep in eps[1:]:
+            def body(ep=ep):
+                try:
+                    run_worker(ep, cfg, payload[0], workers, handle_signals=False)
+                except BaseException:
+                    errors.append(traceback.format_exc())
+                    os._exit(_internal_error(ep.rank, ep.size, errors[-1]))
+            t = threading.Thread(target=body, name=f"hpcmicro-worker-{ep.rank}", daemon=True)
+            t.start()
+            threads.append(t)
+
+    code = run_master(eps[0], cfg, resume=resume, workers=workers, quiet=quiet, go=go)
+    for t in threads:
+        t.join(timeout=5.0)
+    return code
+
+
+def _internal_error(rank: int, size: int, tb: str) -> int:
+    sys.stderr.write(f"hpcmicro: internal error on rank {rank} of {size} "
+                     f"({socket.gethostname()}):\n{tb}")
+    sys.stderr.flush()
+    return 1
+
+
+def check_launch(size: int, environ=os.environ) -> None:
+    """Refuse a launch that would run the job several times over."""
+    ntasks = environ.get("SLURM_STEP_NUM_TASKS") or environ.get("SLURM_NTASKS")
+    if size == 1 and ntasks and ntasks.isdigit() and int(ntasks) > 1:
+        raise HpcmicroError(
+            f"this rank sees an MPI world of 1 rank, but Slurm started {ntasks} tasks: the "
+            "tasks are separate one-rank jobs (srun --mpi=none, or an mpi4py built against "
+            "another MPI), and each would run the whole job. Use srun --mpi=pmi2 with the "
+            "PyPI MPICH wheel, or mpiexec; see the README's cluster section.")
+
+
+def run_mpi(load, *, resume=False, quiet=False) -> int:
+    """Entry point on every rank under an MPI launcher.
+
+    ``load()`` reads and validates the job; it runs on rank 0 only and its
+    errors reach every rank, which all exit with the same status.
+    """
+    tp = MPITransport()
+    rank, size = tp.rank, tp.size
+    try:
+        check_launch(size)
+    except HpcmicroError as e:
+        if rank == 0:
+            print(f"hpcmicro: {e}", file=sys.stderr)
+        return EXIT_USAGE
+    if size == 1:
+        return run_local(load(), resume=resume, quiet=quiet)
+    try:
+        payload = None
+        if rank == 0:
+            try:
+                payload = ("ok", load())
+            except HpcmicroError as e:
+                payload = ("error", str(e), e.exit_code)
+        payload = tp.bcast(payload)
+        if payload[0] == "error":
+            if rank == 0:
+                print(f"hpcmicro: {payload[1]}", file=sys.stderr)
+            return payload[2]
+        cfg = payload[1]
+        workers = list(range(1, size))
+        if rank == 0:
+            started = []
+
+            def go(p):
+                tp.bcast(p)
+                started.append(p is not None)
+            try:
+                code = run_master(tp, cfg, resume=resume, workers=workers, quiet=quiet, go=go)
+                tp.shutdown()
+                return code
+            except HpcmicroError as e:
+                print(f"hpcmicro: {e}", file=sys.stderr)
+                if any(started):
+                    tp.abort(e.exit_code)   # workers are running: never leave them hanging
+                return e.exit_code
+        start = tp.bcast(None)
+        if start is None:
+            return EXIT_USAGE
+        run_worker(tp, cfg, start[0], workers)
+        tp.shutdown()
+        return 0
+    except BaseException:
+        tp.abort(_internal_error(rank, size, traceback.format_exc()))
+        return 1
+
+
+def launched_by_mpi() -> bool:
+    """True when this process should use MPI (an MPI launcher started it)."""
+    return under_mpi_launcher()

@@ -1,0 +1,24 @@
+"""``static``: one block partition by estimated cost, decided at the start.
+
+It is the baseline: no messages during the run except results.  It fails
+whenever the estimates are wrong or the tasks are skewed within a block.
+"""
+
+from __future__ import annotations
+
+from .base import MasterPolicy, WorkerPolicy, block_placement
+
+
+class StaticMaster(MasterPolicy):
+    """Cut the task list, in id order, into equal-cost contiguous blocks."""
+
+    name = "static"
+
+    def initial(self, ids, costs):
+        return block_placement(ids, costs, self.workers)
+
+
+class StaticWorker(WorkerPolicy):
+    """Run the block you were given; never ask for more, never give any away."""
+
+    name = "static"

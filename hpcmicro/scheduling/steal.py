@@ -1,0 +1,105 @@
+"""``steal``: cost-aware first placement, then randomised work stealing.
+
+Notes
+-----
+The master places every task once, longest estimated cost first onto the
+least-loaded worker (LPT), and is then off the task path: it only receives
+batched results and counts them to detect termination.  Each worker runs its
+queue from the head (largest first).  When its queue is nearly empty, it asks
+a randomly chosen peer for work with a :class:`~hpcmicro.messages.StealRequest`
+carrying a fresh request id and its own load.  The victim hands over tasks
+from the tail of its queue (the smallest) until the two loads are as even as
+they can be made ("steal half the imbalance"), and answers with a
+:class:`~hpcmicro.messages.StealReply` carrying the same id.  A reply whose id
+is not the one outstanding is stale: its tasks are kept (work is never
+dropped) but it does not change the thief's state.  After
+:data:`VICTIMS_PER_ROUND` empty replies in a row the thief backs off
+exponentially, so a nearly finished job is not flooded with requests.
+"""
+
+from __future__ import annotations
+
+import random
+
+from .base import AskPeer, MasterPolicy, WorkerPolicy, lpt_placement
+
+#: Ask for work when at most this many tasks are queued behind the running
+#: one: one queued task hides the steal round trip behind its execution.
+LOW_WATER = 1
+#: Empty replies before backing off.  Random victims find a loaded one in a
+#: few tries while at least a quarter of the peers have work; more tries per
+#: round only add messages when almost everyone is idle.
+VICTIMS_PER_ROUND = 4
+#: First and largest back-off between rounds (seconds).  The first is about
+#: one steal round trip here; the cap bounds how late an idle worker notices
+#: work that a retry put back on some queue.
+BACKOFF_MIN = 0.0005
+BACKOFF_MAX = 0.02
+
+
+class StealMaster(MasterPolicy):
+    """Place tasks once by LPT; the workers balance the rest among themselves."""
+
+    name = "steal"
+
+    def initial(self, ids, costs):
+        return lpt_placement(ids, costs, self.workers)
+
+
+def tasks_to_give(queue_costs, running: float, thief_load: float) -> int:
+    """How many tail tasks a victim hands to a thief.
+
+    Tasks are given from the tail while the thief, after taking the next one,
+    would still hold no more than the victim keeps (queue plus the running
+    task's estimate).  This moves about half the imbalance and can never make
+    the pair swap roles, so tasks do not ping-pong between two workers.
+    """
+    mine = float(sum(queue_costs)) + running
+    given = 0.0
+    n = 0
+    for c in reversed(queue_costs):
+        if thief_load + given + c > mine - given - c:
+            break
+        given += c
+        n += 1
+    return n
+
+
+class StealWorker(WorkerPolicy):
+    """Steal from random peers when the local queue runs dry."""
+
+    name = "steal"
+
+    def __init__(self, rank, peers, seed=0):
+        super().__init__(rank, peers, seed)
+        self.rng = random.Random(seed * 1_000_003 + rank)
+        self.misses = 0
+        self.not_before = 0.0
+        self.tried: set[int] = set()
+
+    def want_work(self, queued, now):
+        if self.outstanding is not None or not self.peers or queued > LOW_WATER:
+            return None
+        if now < self.not_before:
+            return None
+        fresh = [p for p in self.peers if p not in self.tried] or self.peers
+        victim = self.rng.choice(fresh)
+        self.tried.add(victim)
+        return AskPeer(victim, self._new_request())
+
+    def on_reply(self, req_id, n_got, now):
+        if not super().on_reply(req_id, n_got, now):
+            return False
+        if n_got:
+            self.misses, self.not_before = 0, 0.0
+            self.tried.clear()
+        else:
+            self.misses += 1
+            if self.misses % VICTIMS_PER_ROUND == 0 or len(self.tried) >= len(self.peers):
+                rounds = self.misses // VICTIMS_PER_ROUND
+                self.not_before = now + min(BACKOFF_MAX, BACKOFF_MIN * 2 ** rounds)
+                self.tried.clear()
+        return True
+
+    def share(self, queue_costs, running, thief_load):
+        return tasks_to_give(queue_costs, running, thief_load)

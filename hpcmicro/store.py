@@ -1,0 +1,275 @@
+"""The HDF5 result store: commits that survive SIGKILL, resume, and a lock file.
+
+Notes
+-----
+Only the master writes.  It keeps an in-memory mirror of every per-task
+dataset and, at each commit, writes the blocks that changed:
+
+1. the workload's result datasets, then ``flush``;
+2. the ``/tasks`` bookkeeping (the ``status`` marks last), then ``flush``.
+
+Every per-task dataset is allocated in full when the file is created
+(contiguous layout, early allocation), so a commit rewrites raw bytes in
+place and never touches HDF5's metadata; a kill during a commit can at worst
+leave results without their done marks, which a resume simply recomputes.
+A new file is built under a temporary name and renamed into place, so the
+output path never names a half-made file.  HDF5's own file locking is often
+disabled on cluster file systems, so concurrent jobs are kept apart by our
+own lock file, ``OUTPUT.lock``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import socket
+import time
+from pathlib import Path
+
+import h5py
+import numpy as np
+
+from .errors import OutputError
+
+#: Per-task bookkeeping datasets under ``/tasks`` and their dtypes.
+TASK_FIELDS = {
+    "status": np.uint8,     # 0 pending, 1 done, 2 failed
+    "worker": np.int32,     # rank that ran it (-1: never ran)
+    "start": np.float64,    # seconds since the job began
+    "stop": np.float64,
+    "attempts": np.uint16,
+    "stolen": np.uint8,     # 1 if the task moved between workers
+}
+PENDING, DONE, FAILED = 0, 1, 2
+#: Commits write whole aligned blocks of this many tasks that contain a change.
+BLOCK = 4096
+
+
+def _dcpl():
+    p = h5py.h5p.create(h5py.h5p.DATASET_CREATE)
+    p.set_alloc_time(h5py.h5d.ALLOC_TIME_EARLY)
+    return p
+
+
+def config_sha256(config: dict) -> str:
+    """Hash of the effective configuration, as canonical JSON."""
+    return hashlib.sha256(json.dumps(config, sort_keys=True, default=str).encode()).hexdigest()
+
+
+class Lock:
+    """An exclusive lock file next to the output, naming its holder.
+
+    A lock left by a dead process on this host, or by an earlier run of the
+    same Slurm job (a requeue), is taken over; any other lock is refused.
+    """
+
+    def __init__(self, output: Path):
+        self.path = Path(str(output) + ".lock")
+        self.held = False
+
+    def _me(self) -> dict:
+        return {"host": socket.gethostname(), "pid": os.getpid(), "since": time.time(),
+                "slurm_job": os.environ.get("SLURM_JOB_ID")}
+
+    def acquire(self) -> None:
+        """Take the lock or raise :class:`OutputError` naming the holder."""
+        for _ in range(2):
+            try:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+            except FileExistsError:
+                if self._stale():
+                    self.path.unlink(missing_ok=True)
+                    continue
+                raise OutputError(self._held_message()) from None
+            except OSError as e:
+                raise OutputError(f"cannot create the lock file {self.path}: {e}. Check that "
+                                  "the output directory is writable.") from None
+            with os.fdopen(fd, "w") as fh:
+                json.dump(self._me(), fh)
+            self.held = True
+            return
+        raise OutputError(self._held_message())
+
+    def _holder(self) -> dict:
+        try:
+            return json.loads(self.path.read_text())
+        except (OSError, ValueError):
+            return {}
+
+    def _stale(self) -> bool:
+        h = self._holder()
+        if not h:
+            # Unreadable: a crash between create and write; old enough to be dead.
+            try:
+                return time.time() - self.path.stat().st_mtime > 5.0
+            except OSError:
+                return True
+        if h.get("slurm_job") and h.get("slurm_job") == os.environ.get("SLURM_JOB_ID"):
+            return True
+        if h.get("host") == socket.gethostname():
+            try:
+                os.kill(int(h["pid"]), 0)
+            except ProcessLookupError:
+                return True
+            except (PermissionError, ValueError, KeyError):
+                return False
+        return False
+
+    def _held_message(self) -> str:
+        h = self._holder()
+        since = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(h.get("since", 0)))
+        return (f"output {str(self.path)[:-5]} is in use by another job (pid {h.get('pid')} on "
+                f"{h.get('host')} since {since}); two jobs must not write one file. Wait for it, "
+                f"choose another output with -o, or delete {self.path} if that job is dead.")
+
+    def release(self) -> None:
+        """Remove the lock file if we hold it."""
+        if self.held:
+            self.path.unlink(missing_ok=True)
+            self.held = False
+
+
+class ResultStore:
+    """The job's HDF5 record, with in-memory mirrors of the per-task datasets."""
+
+    def __init__(self, path: Path, h5: h5py.File, group: str, fields: dict):
+        self.path, self.h5, self.group_name = Path(path), h5, group
+        self.fields = fields
+        self.tasks = {k: self.h5["tasks"][k][...] for k in TASK_FIELDS}
+        g = self.h5[group]
+        self.values = {k: g[k][...] for k in fields}
+        self.n_tasks = len(self.tasks["status"])
+        self.dirty = np.zeros(self.n_tasks, bool)
+        self.errors: dict[int, str] = {}
+
+    @property
+    def group(self) -> h5py.Group:
+        """The workload's HDF5 group."""
+        return self.h5[self.group_name]
+
+    # -- creating and reopening -------------------------------------------
+    @classmethod
+    def create(cls, path, *, workload, n_tasks: int, attrs: dict) -> "ResultStore":
+        """Build a new output file atomically and open it for the run."""
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.part-{os.getpid()}")
+        fields = dict(workload.result_fields())
+        try:
+            with h5py.File(tmp, "w") as f:
+                for k, v in attrs.items():
+                    f.attrs[k] = v
+                f.attrs["status"] = "incomplete"
+                t = f.create_group("tasks")
+                for k, dt in TASK_FIELDS.items():
+                    fill = -1 if k == "worker" else 0
+                    t.create_dataset(k, (n_tasks,), dt, dcpl=_dcpl(), fillvalue=fill)
+                t.create_dataset("error", (n_tasks,), h5py.string_dtype())
+                g = f.create_group(workload.name)
+                for k, (shape, dt) in fields.items():
+                    g.create_dataset(k, (n_tasks, *shape), dt, dcpl=_dcpl())
+                workload.prepare_output(g)
+            os.replace(tmp, path)
+        except OSError as e:
+            Path(tmp).unlink(missing_ok=True)
+            raise OutputError(f"cannot create output {path}: {e}. Check the directory exists, "
+                              "is writable and has free space.") from None
+        return cls(path, h5py.File(path, "r+"), workload.name, fields)
+
+    @classmethod
+    def reopen(cls, path, *, workload, sha: str, n_tasks: int) -> "ResultStore":
+        """Open an existing output for ``--resume``, refusing any mismatch."""
+        path = Path(path)
+        if not path.exists():
+            raise OutputError(f"cannot resume: {path} does not exist. Run without --resume "
+                              "to start the job.")
+        try:
+            f = h5py.File(path, "r+")
+        except OSError as e:
+            raise OutputError(f"cannot resume from {path}: the file is corrupted or truncated "
+                              f"({e}). It was left untouched; move it away to start over.") from None
+        try:
+            old = f.attrs.get("config_sha256")
+            if old is None or "tasks" not in f or workload.name not in f:
+                raise OutputError(f"cannot resume from {path}: it is not an hpcmicro output of "
+                                  f"the {workload.name!r} workload. It was left untouched.")
+            if old != sha:
+                raise OutputError(
+                    f"cannot resume from {path}: the job configuration changed since it was "
+                    f"written (config_sha256 {old[:12]}... there, {sha[:12]}... now). Restore the "
+                    "job file as it was, or write to a new output with -o.")
+            if f["tasks/status"].shape != (n_tasks,):
+                raise OutputError(f"cannot resume from {path}: it holds "
+                                  f"{f['tasks/status'].shape[0]} tasks, the job has {n_tasks}.")
+            return cls(path, f, workload.name, dict(workload.result_fields()))
+        except OutputError:
+            f.close()
+            raise
+        except (OSError, KeyError) as e:
+            f.close()
+            raise OutputError(f"cannot resume from {path}: the file is damaged ({e}). "
+                              "It was left untouched; move it away to start over.") from None
+
+    # -- recording -----------------------------------------------------------
+    def record_done(self, ids, worker: int, start, stop, stolen, values: dict) -> None:
+        """Mirror a batch of finished tasks (written at the next commit)."""
+        t = self.tasks
+        t["status"][ids] = DONE
+        t["worker"][ids] = worker
+        t["start"][ids] = start
+        t["stop"][ids] = stop
+        t["stolen"][ids] = stolen
+        t["attempts"][ids] += 1
+        for k, v in values.items():
+            self.values[k][ids] = v
+        self.dirty[ids] = True
+
+    def record_failure(self, tid: int, worker: int, start: float, stop: float,
+                       message: str, final: bool) -> int:
+        """Count a failed attempt; mark the task failed if ``final``.  Returns attempts."""
+        t = self.tasks
+        t["attempts"][tid] += 1
+        t["worker"][tid] = worker
+        t["start"][tid], t["stop"][tid] = start, stop
+        if final:
+            t["status"][tid] = FAILED
+        self.errors[tid] = message
+        self.dirty[tid] = True
+        return int(t["attempts"][tid])
+
+    def commit(self) -> int:
+        """Write every changed block: results, flush, then marks, flush.  Returns tasks written."""
+        idx = np.flatnonzero(self.dirty)
+        if not len(idx):
+            return 0
+        blocks = np.unique(idx // BLOCK)
+        g = self.group
+        for name, arr in self.values.items():
+            for b in blocks:
+                s = slice(b * BLOCK, min((b + 1) * BLOCK, self.n_tasks))
+                g[name][s] = arr[s]
+        self.h5.flush()
+        t = self.h5["tasks"]
+        for tid, msg in self.errors.items():
+            t["error"][tid] = msg
+        self.errors.clear()
+        for name in list(TASK_FIELDS)[::-1]:       # "status" last
+            for b in blocks:
+                s = slice(b * BLOCK, min((b + 1) * BLOCK, self.n_tasks))
+                t[name][s] = self.tasks[name][s]
+        self.h5.flush()
+        self.dirty[:] = False
+        return len(idx)
+
+    def set_attrs(self, **attrs) -> None:
+        """Set root attributes and flush."""
+        for k, v in attrs.items():
+            self.h5.attrs[k] = v
+        self.h5.flush()
+
+    def close(self) -> None:
+        """Close the file (commit first)."""
+        if self.h5:
+            self.h5.close()

@@ -1,0 +1,103 @@
+"""The contract between the runtime and a workload.
+
+A workload is one file that subclasses :class:`Workload`.  The runtime calls
+it in this order::
+
+    # rank 0 (the master), once
+    wl = MyWorkload(params, job)          # params: an instance of MyWorkload.Params
+    costs = wl.make_tasks()               # float64 array, one estimated cost per task id
+    fields = wl.result_fields()           # per-task result datasets
+    wl.prepare_output(h5group)            # optional: extra datasets/attributes
+    ...
+    wl.finalize(h5group, done)            # optional: when every task has finished
+
+    # every worker rank, once
+    wl = MyWorkload(params, job)
+    wl.setup_worker()                     # e.g. read the database once
+    result = wl.run_task(task_id)         # many times; returns {field: value}
+
+Task ids are ``0 .. n_tasks-1``.  Results are stored under the HDF5 group
+named after the workload, one dataset per entry of :meth:`result_fields`,
+indexed by task id, so writing the same task twice gives the same file.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, ClassVar, Mapping
+
+import numpy as np
+
+
+def option(default: Any, *, help: str, choices: tuple | None = None,
+           min: float | None = None, max: float | None = None,
+           min_exclusive: bool = False, also: tuple = ()) -> Any:
+    """Declare one job-file parameter of a workload's ``Params`` dataclass.
+
+    Parameters
+    ----------
+    default
+        The value used when the job file leaves the key out.
+    help
+        One line for error messages and ``hpcmicro info``.
+    choices
+        The allowed values, if the parameter is an enumeration.
+    min, max
+        Numeric bounds, inclusive unless ``min_exclusive``.
+    also
+        Literal values accepted besides the default's type (e.g. ``("none",)``).
+    """
+    meta = {"help": help, "choices": choices, "min": min, "max": max,
+            "min_exclusive": min_exclusive, "also": also}
+    if isinstance(default, (list, dict)):
+        return dataclasses.field(default_factory=lambda: default, metadata=meta)
+    return dataclasses.field(default=default, metadata=meta)
+
+
+@dataclasses.dataclass(frozen=True)
+class NoParams:
+    """A workload without parameters."""
+
+
+class Workload:
+    """Base class of all workloads.
+
+    Subclasses set :attr:`name` (also the HDF5 group and the job-file table)
+    and :attr:`Params`, a frozen dataclass whose fields are declared with
+    :func:`option`.  Cross-field checks go in :meth:`check`, which raises
+    :class:`hpcmicro.errors.ConfigError` naming the key at fault.
+    """
+
+    name: ClassVar[str] = "workload"
+    Params: ClassVar[type] = NoParams
+
+    def __init__(self, params: Any, job: Any):
+        self.params = params
+        self.job = job
+
+    # -- validation -------------------------------------------------------
+    def check(self) -> None:
+        """Raise ConfigError for parameter combinations that cannot run."""
+
+    # -- master side ------------------------------------------------------
+    def make_tasks(self) -> np.ndarray:
+        """Return the estimated cost of every task, indexed by task id."""
+        raise NotImplementedError
+
+    def result_fields(self) -> Mapping[str, tuple[tuple[int, ...], str]]:
+        """Return ``{name: (shape_per_task, dtype)}`` of the per-task results."""
+        return {}
+
+    def prepare_output(self, group) -> None:
+        """Create extra datasets or attributes in the workload's group."""
+
+    def finalize(self, group, done: np.ndarray) -> None:
+        """Aggregate once every task has finished (``done`` is a bool mask)."""
+
+    # -- worker side ------------------------------------------------------
+    def setup_worker(self) -> None:
+        """Load what every task on this rank needs (called once per rank)."""
+
+    def run_task(self, task_id: int) -> Mapping[str, Any]:
+        """Run one task and return ``{field: value}`` for :meth:`result_fields`."""
+        raise NotImplementedError
