@@ -1,7 +1,9 @@
 """``synthetic``: tasks that sleep or spin for a drawn duration.
 
 For tests and benchmarks of the scheduler.  Each task's result is its
-measured duration, stored as ``/synthetic/duration``.  The scheduler's cost
+measured duration, stored as ``/synthetic/duration``, and the duration it was
+asked to take, ``/synthetic/planned`` (a pure function of the job file, so
+runs can be compared exactly).  The scheduler's cost
 estimates are the true durations, the durations times lognormal noise
 (``cost_noise = sigma``), or all equal (``cost_noise = "none"``).
 """
@@ -99,7 +101,7 @@ class Synthetic(Workload):
         return estimates(self.params, self.d, self.seed)
 
     def result_fields(self):
-        return {"duration": ((), "f8")}
+        return {"duration": ((), "f8"), "planned": ((), "f8")}
 
     def setup_worker(self):
         _ = self.d
@@ -122,4 +124,4 @@ class Synthetic(Workload):
             else:
                 while time.perf_counter() - t < want:
                     pass
-        return {"duration": time.perf_counter() - t}
+        return {"duration": time.perf_counter() - t, "planned": want}
