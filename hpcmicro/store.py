@@ -15,7 +15,8 @@ leave results without their done marks, which a resume simply recomputes.
 A new file is built under a temporary name and renamed into place, so the
 output path never names a half-made file.  HDF5's own file locking is often
 disabled on cluster file systems, so concurrent jobs are kept apart by our
-own lock file, ``OUTPUT.lock``.
+own lock file, ``OUTPUT.lock``, and the writer opens the file without HDF5's
+lock, so that a running job can be inspected (``h5ls``, ``hpcmicro report``).
 """
 
 from __future__ import annotations
@@ -176,7 +177,7 @@ class ResultStore:
             Path(tmp).unlink(missing_ok=True)
             raise OutputError(f"cannot create output {path}: {e}. Check the directory exists, "
                               "is writable and has free space.") from None
-        return cls(path, h5py.File(path, "r+"), workload.name, fields)
+        return cls(path, h5py.File(path, "r+", locking=False), workload.name, fields)
 
     @classmethod
     def reopen(cls, path, *, workload, sha: str, n_tasks: int) -> "ResultStore":
@@ -186,7 +187,7 @@ class ResultStore:
             raise OutputError(f"cannot resume: {path} does not exist. Run without --resume "
                               "to start the job.")
         try:
-            f = h5py.File(path, "r+")
+            f = h5py.File(path, "r+", locking=False)
         except OSError as e:
             raise OutputError(f"cannot resume from {path}: the file is corrupted or truncated "
                               f"({e}). It was left untouched; move it away to start over.") from None
