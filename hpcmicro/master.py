@@ -82,9 +82,11 @@ class Master:
         self.left = len(todo)
         self.n_done = int((st == DONE).sum())
         self.n_failed = int((st == FAILED).sum())
-        for rank, (ids, costs) in self.policy.initial(todo, self.costs[todo]).items():
-            if len(ids):
-                self.tp.send(rank, m.Assign(ids, costs))
+        plan = self.policy.initial(todo, self.costs[todo])
+        empty = (np.empty(0, np.int64), np.empty(0))
+        for rank in self.workers:       # every worker hears from us, even with no tasks
+            ids, costs = plan.get(rank, empty)
+            self.tp.send(rank, m.Assign(ids, costs))
         last_commit = time.monotonic()
         while self.left > 0 and self.fatal is None:
             got = self.tp.recv(timeout=MASTER_TICK)

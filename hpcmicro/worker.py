@@ -231,7 +231,8 @@ class Worker:
             n = 0
             if not (self.draining or self.wedged) and self.queue:
                 running = self.current[1] if self.current else 0.0
-                n = self.policy.share([c for _, c, _ in self.queue], running, req.queued)
+                n = self.policy.share((c for _, c, _ in reversed(self.queue)),
+                                      self.queued_cost, running, req.queued)
             taken = [self.queue.pop() for _ in range(n)]
             for _, c, _ in taken:
                 self.queued_cost -= c

@@ -51,23 +51,32 @@ def test_block_placement_equal_cost_contiguous():
     assert abs(costs[a].sum() - costs[b].sum()) <= 10.0
 
 
+def test_block_placement_without_estimates_splits_counts():
+    plan = block_placement(np.arange(9), np.zeros(9), [1, 2, 3])
+    assert [len(v[0]) for v in plan.values()] == [3, 3, 3]
+
+
 def test_round_robin_skips_empty():
     plan = round_robin(np.arange(2), np.ones(2), [5, 6, 7])
     assert set(plan) == {5, 6}
 
 
+def _give(q, running, thief_load):
+    return tasks_to_give(reversed(q), sum(q), running, thief_load)
+
+
 def test_tasks_to_give_halves_imbalance_and_never_swaps_roles():
-    assert tasks_to_give([1.0] * 10, running=1.0, thief_load=0.0) == 5
+    assert _give([1.0] * 10, running=1.0, thief_load=0.0) == 5
     # A single queued task goes to an idle thief while the victim is busy...
-    assert tasks_to_give([3.0], running=3.0, thief_load=0.0) == 1
+    assert _give([3.0], running=3.0, thief_load=0.0) == 1
     # ...but not to a thief that would then hold more than the victim keeps.
-    assert tasks_to_give([3.0], running=0.0, thief_load=0.0) == 0
-    assert tasks_to_give([1.0, 1.0], running=0.0, thief_load=2.0) == 0
+    assert _give([3.0], running=0.0, thief_load=0.0) == 0
+    assert _give([1.0, 1.0], running=0.0, thief_load=2.0) == 0
     for _ in range(200):
         rng = np.random.default_rng(_)
         q = list(rng.uniform(0.1, 3, rng.integers(0, 12)))
         run, thief = rng.uniform(0, 3), rng.uniform(0, 6)
-        n = tasks_to_give(q, run, thief)
+        n = _give(q, run, thief)
         if n:
             given = sum(q[len(q) - n:])
             assert thief + given <= sum(q) + run - given + 1e-12
@@ -79,6 +88,8 @@ def test_tasks_to_give_halves_imbalance_and_never_swaps_roles():
 
 def test_steal_worker_requests_ids_backoff_and_stale_replies():
     w = StealWorker(rank=1, peers=[1, 2, 3, 4, 5], seed=0)
+    assert w.want_work(queued=0, now=0.0) is None, "no stealing before the first placement"
+    w.on_batch(0)
     assert w.want_work(queued=5, now=0.0) is None          # enough queued
     a = w.want_work(queued=1, now=0.0)
     assert isinstance(a, AskPeer) and a.victim != 1
@@ -100,7 +111,9 @@ def test_steal_worker_requests_ids_backoff_and_stale_replies():
 
 
 def test_steal_worker_alone_never_asks():
-    assert StealWorker(rank=1, peers=[1]).want_work(0, 0.0) is None
+    w = StealWorker(rank=1, peers=[1])
+    w.on_batch(3)
+    assert w.want_work(0, 0.0) is None
 
 
 def test_dynamic_batches_adapt_to_task_time_and_guided_tail():
@@ -123,6 +136,7 @@ def test_dynamic_batches_adapt_to_task_time_and_guided_tail():
 
 def test_dynamic_worker_prefetches_at_half_batch():
     w = DynamicWorker(1, [1, 2])
+    assert w.want_work(queued=0, now=0) is None, "not before the first batch"
     w.on_batch(10)
     assert w.want_work(queued=6, now=0) is None
     a = w.want_work(queued=5, now=0)

@@ -72,12 +72,15 @@ def lpt_placement(ids: np.ndarray, costs: np.ndarray, workers: Sequence[int]) ->
 
 def block_placement(ids: np.ndarray, costs: np.ndarray, workers: Sequence[int]) -> Plan:
     """Contiguous blocks (in id order) of roughly equal total estimated cost."""
+    orig = costs
     n_w = len(workers)
+    if not len(costs) or costs.sum() <= 0:
+        costs = np.ones(len(ids))       # no usable estimates: equal counts
     csum = np.cumsum(costs)
-    total = csum[-1] if len(csum) else 0.0
+    total = csum[-1]
     cuts = np.searchsorted(csum, total * np.arange(1, n_w) / n_w, side="right")
     bounds = np.concatenate([[0], cuts, [len(ids)]])
-    return {rank: (ids[bounds[k]:bounds[k + 1]], costs[bounds[k]:bounds[k + 1]])
+    return {rank: (ids[bounds[k]:bounds[k + 1]], orig[bounds[k]:bounds[k + 1]])
             for k, rank in enumerate(workers)}
 
 
@@ -149,6 +152,7 @@ class WorkerPolicy:
         self.peers = [p for p in peers if p != rank]
         self._next_id = 0
         self.outstanding: int | None = None   # req_id of the request in flight
+        self.started = False                  # the first placement has arrived
 
     def _new_request(self) -> int:
         self._next_id += 1
@@ -167,8 +171,12 @@ class WorkerPolicy:
         return True
 
     def on_batch(self, n: int) -> None:
-        """The master sent a batch of ``n`` tasks."""
+        """The master sent a batch of ``n`` tasks (the first one starts the worker)."""
+        self.started = True
 
-    def share(self, queue_costs: Sequence[float], running: float, thief_load: float) -> int:
-        """How many tasks to hand a thief from the tail of the queue (0: none)."""
+    def share(self, tail_costs, queued: float, running: float, thief_load: float) -> int:
+        """How many tasks to hand a thief from the tail of the queue (0: none).
+
+        ``tail_costs`` iterates queued costs from the tail; ``queued`` is their sum.
+        """
         return 0

@@ -95,10 +95,11 @@ class DynamicWorker(WorkerPolicy):
         self.exhausted = False  # the master said it has nothing left
 
     def on_batch(self, n):
+        super().on_batch(n)
         self.last_batch = max(1, n)
 
     def want_work(self, queued, now):
-        if self.outstanding is not None or self.exhausted:
+        if not self.started or self.outstanding is not None or self.exhausted:
             return None
         if queued <= self.last_batch // 2:
             return AskMaster(self._new_request())

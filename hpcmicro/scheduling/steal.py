@@ -46,18 +46,20 @@ class StealMaster(MasterPolicy):
         return lpt_placement(ids, costs, self.workers)
 
 
-def tasks_to_give(queue_costs, running: float, thief_load: float) -> int:
+def tasks_to_give(tail_costs, queued: float, running: float, thief_load: float) -> int:
     """How many tail tasks a victim hands to a thief.
 
-    Tasks are given from the tail while the thief, after taking the next one,
-    would still hold no more than the victim keeps (queue plus the running
-    task's estimate).  This moves about half the imbalance and can never make
+    ``tail_costs`` iterates the victim's queued costs from the tail; ``queued``
+    is their sum.  Tasks are given from the tail while the thief, after taking
+    the next one, would still hold no more than the victim keeps (queue plus
+    the running task's estimate).  This moves about half the imbalance, costs
+    time in proportion to the tasks given (not the queue), and can never make
     the pair swap roles, so tasks do not ping-pong between two workers.
     """
-    mine = float(sum(queue_costs)) + running
+    mine = queued + running
     given = 0.0
     n = 0
-    for c in reversed(queue_costs):
+    for c in tail_costs:
         if thief_load + given + c > mine - given - c:
             break
         given += c
@@ -78,7 +80,8 @@ class StealWorker(WorkerPolicy):
         self.tried: set[int] = set()
 
     def want_work(self, queued, now):
-        if self.outstanding is not None or not self.peers or queued > LOW_WATER:
+        if (not self.started or self.outstanding is not None or not self.peers
+                or queued > LOW_WATER):
             return None
         if now < self.not_before:
             return None
@@ -101,5 +104,5 @@ class StealWorker(WorkerPolicy):
                 self.tried.clear()
         return True
 
-    def share(self, queue_costs, running, thief_load):
-        return tasks_to_give(queue_costs, running, thief_load)
+    def share(self, tail_costs, queued, running, thief_load):
+        return tasks_to_give(tail_costs, queued, running, thief_load)
