@@ -27,6 +27,9 @@ from .store import DONE, FAILED, PENDING
 #: How long a drain may wait for running tasks before the master commits
 #: anyway and ends the job (Slurm's KillWait defaults to 30 s).
 DRAIN_TIMEOUT = 20.0
+#: How long workers may take to set up (e.g. read a database) before the
+#: master gives up on them.
+STARTUP_TIMEOUT = 900.0
 #: Master wait per loop when idle; it sleeps (never spins) between polls.
 MASTER_TICK = 0.01
 
@@ -82,6 +85,7 @@ class Master:
         self.left = len(todo)
         self.n_done = int((st == DONE).sum())
         self.n_failed = int((st == FAILED).sum())
+        self._wait_for_workers()
         plan = self.policy.initial(todo, self.costs[todo])
         empty = (np.empty(0, np.int64), np.empty(0))
         for rank in self.workers:       # every worker hears from us, even with no tasks
@@ -115,6 +119,21 @@ class Master:
         if self.left > 0:
             return "incomplete"
         return "failed" if self.n_failed else "complete"
+
+    def _wait_for_workers(self) -> None:
+        """Wait until every worker has said Hello (its set-up is done), so the
+        first placement reaches all of them at once and none starts late."""
+        deadline = time.monotonic() + STARTUP_TIMEOUT
+        while len(self.hosts) < len(self.workers):
+            if time.monotonic() > deadline:
+                missing = sorted(set(self.workers) - set(self.hosts))
+                raise RuntimeError(f"worker rank(s) {missing} did not start within "
+                                   f"{STARTUP_TIMEOUT:g} s")
+            got = self.tp.recv(timeout=MASTER_TICK)
+            if got is not None:
+                self._handle(*got)
+            if self.signalled is not None:
+                return
 
     def exit_code(self, status: str) -> int:
         """The process exit status that matches the file status."""

@@ -23,6 +23,7 @@ from .errors import EXIT_USAGE, HpcmicroError, OutputError
 from .master import Master
 from .progress import Progress
 from .scheduling import get_policy
+from .scheduling.base import usable_costs
 from .store import DONE, Lock, ResultStore, config_sha256
 from .transport import LocalTransport, MPITransport, under_mpi_launcher
 from .worker import Worker
@@ -63,7 +64,7 @@ def run_master(tp, cfg: JobConfig, *, resume: bool, workers: list[int], quiet=Fa
     lock = Lock(Path(cfg.job.output))
     started = False
     try:
-        costs = wl.make_tasks()
+        costs = usable_costs(wl.make_tasks())
         lock.acquire()
         store, offset = open_store(cfg, wl, costs, resume=resume, n_workers=len(workers))
         t0 = time.time() - offset

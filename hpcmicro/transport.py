@@ -24,9 +24,10 @@ from typing import Any
 MPI_LAUNCHER_VARS = ("PMI_RANK", "PMI_SIZE", "PMI_FD", "PMIX_RANK",
                      "OMPI_COMM_WORLD_SIZE", "MPI_LOCALNRANKS", "HYDRA_CONTROL_FD")
 
-#: Polling back-off while waiting for a message (seconds).  The first sleep is
-#: short so a busy exchange stays fast; the cap keeps an idle coordinator well
-#: under 5% of a core (one improbe + wake-up costs a few microseconds).
+#: Polling back-off while waiting for a message (seconds).  The interval drops
+#: to the minimum whenever a message is sent or received, so a busy exchange
+#: stays fast, and doubles while nothing arrives, up to the cap, which keeps an
+#: idle rank well under 5% of a core (one improbe + wake-up costs ~10 us).
 POLL_MIN = 20e-6
 POLL_MAX = 2e-3
 
@@ -48,9 +49,12 @@ class MPITransport:
         self.rank = self.comm.Get_rank()
         self.size = self.comm.Get_size()
         self._pending: list = []
+        self._status = MPI.Status()
+        self._delay = POLL_MIN      # current poll interval; grows while nothing arrives
 
     def send(self, dest: int, msg: Any) -> None:
-        """Send ``msg`` to ``dest`` without blocking."""
+        """Send ``msg`` to ``dest`` without blocking (a reply is likely: poll fast)."""
+        self._delay = POLL_MIN
         self._pending.append(self.comm.isend(msg, dest=dest, tag=1))
         if len(self._pending) > 64:
             self._reap()
@@ -61,19 +65,19 @@ class MPITransport:
     def recv(self, timeout: float = 0.0):
         """Return ``(source, msg)``, or None if nothing arrives within ``timeout``."""
         deadline = time.monotonic() + timeout
-        delay = POLL_MIN
-        status = self.MPI.Status()
+        status = self._status
         while True:
             m = self.comm.improbe(source=self.MPI.ANY_SOURCE, tag=1, status=status)
             if m is not None:
+                self._delay = POLL_MIN
                 return status.Get_source(), m.recv()
             if self._pending:
                 self._reap()
             now = time.monotonic()
             if now >= deadline:
                 return None
-            time.sleep(min(delay, deadline - now))
-            delay = min(delay * 2, POLL_MAX)
+            time.sleep(min(self._delay, deadline - now))
+            self._delay = min(self._delay * 2, POLL_MAX)
 
     def flush(self, timeout: float = 10.0) -> bool:
         """Wait (polling, not spinning) until every send has completed."""

@@ -148,3 +148,11 @@ def test_dynamic_worker_prefetches_at_half_batch():
 def test_unknown_scheduler_message():
     with pytest.raises(ConfigError, match="unknown scheduler 'fifo'; choose from steal, dynamic, static"):
         get_policy("fifo")
+
+
+def test_usable_costs_floor_zero_estimates():
+    from hpcmicro.scheduling.base import usable_costs
+    assert np.array_equal(usable_costs(np.zeros(3)), np.ones(3))
+    assert np.array_equal(usable_costs(np.array([0.0, 2.0, 4.0])), [2.0, 2.0, 4.0])
+    with pytest.raises(ValueError):
+        usable_costs(np.array([1.0, np.nan]))

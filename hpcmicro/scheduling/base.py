@@ -38,6 +38,22 @@ class AskPeer:
 Plan = dict  # rank -> (ids, costs) arrays
 
 
+def usable_costs(costs: np.ndarray) -> np.ndarray:
+    """Costs the policies can balance with: finite and strictly positive.
+
+    Zero estimates (say, empty tasks) would let "steal half the imbalance"
+    hand over a whole queue at once, so they are raised to the smallest
+    positive estimate, or all set to 1 when no estimate is positive.
+    """
+    costs = np.asarray(costs, dtype=np.float64)
+    if not np.all(np.isfinite(costs)) or np.any(costs < 0):
+        raise ValueError("task cost estimates must be finite and >= 0")
+    pos = costs[costs > 0]
+    if not len(pos):
+        return np.ones_like(costs)
+    return np.maximum(costs, pos.min())
+
+
 def informative(costs: np.ndarray) -> bool:
     """True when the cost estimates distinguish tasks (not all equal)."""
     return costs.size > 1 and bool(np.ptp(costs) > 0)
