@@ -31,7 +31,7 @@ DRAIN_TIMEOUT = 20.0
 #: master gives up on them.
 STARTUP_TIMEOUT = 900.0
 #: Master wait per loop when idle; it sleeps (never spins) between polls.
-MASTER_TICK = 0.01
+MASTER_TICK = 0.02
 
 
 class Master:
@@ -67,6 +67,7 @@ class Master:
         self.drain_started = 0.0
         self.messages_in = 0
         self.fatal: str | None = None
+        self.loop_cpu = self.loop_wall = 0.0   # the coordinator's CPU and wall time while tasks ran
 
     # -- signals -----------------------------------------------------------
     def install_signal_handlers(self) -> None:
@@ -86,12 +87,14 @@ class Master:
         self.n_done = int((st == DONE).sum())
         self.n_failed = int((st == FAILED).sum())
         self._wait_for_workers()
+        self.tp.set_poll(*self.policy.poll)
         plan = self.policy.initial(todo, self.costs[todo])
         empty = (np.empty(0, np.int64), np.empty(0))
         for rank in self.workers:       # every worker hears from us, even with no tasks
             ids, costs = plan.get(rank, empty)
             self.tp.send(rank, m.Assign(ids, costs))
         last_commit = time.monotonic()
+        cpu0, wall0 = time.process_time(), time.perf_counter()
         while self.left > 0 and self.fatal is None:
             got = self.tp.recv(timeout=MASTER_TICK)
             while got is not None:
@@ -113,6 +116,8 @@ class Master:
                 print(f"hpcmicro: every worker is wedged; {self.left} tasks cannot run",
                       file=self.log)
                 break
+        self.loop_cpu = time.process_time() - cpu0
+        self.loop_wall = time.perf_counter() - wall0
         self.store.commit()
         if self.progress:
             self.progress.close()

@@ -84,7 +84,10 @@ def run_master(tp, cfg: JobConfig, *, resume: bool, workers: list[int], quiet=Fa
         status = master.run()
         if status == "complete" or (status == "failed" and master.left == 0):
             wl.finalize(store.group, store.tasks["status"] == DONE)
-        store.set_attrs(status=status, wall_seconds=time.time() - t0)
+        store.set_attrs(status=status, wall_seconds=time.time() - t0,
+                        coordinator_cpu_seconds=master.loop_cpu,
+                        coordinator_busy_seconds=master.loop_wall,
+                        coordinator_messages=master.messages_in)
         store.close()
         master.stop_workers()
         code = master.exit_code(status)

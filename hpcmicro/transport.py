@@ -50,11 +50,12 @@ class MPITransport:
         self.size = self.comm.Get_size()
         self._pending: list = []
         self._status = MPI.Status()
+        self.poll_min, self.poll_max = POLL_MIN, POLL_MAX
         self._delay = POLL_MIN      # current poll interval; grows while nothing arrives
 
     def send(self, dest: int, msg: Any) -> None:
         """Send ``msg`` to ``dest`` without blocking (a reply is likely: poll fast)."""
-        self._delay = POLL_MIN
+        self._delay = self.poll_min
         self._pending.append(self.comm.isend(msg, dest=dest, tag=1))
         if len(self._pending) > 64:
             self._reap()
@@ -69,7 +70,7 @@ class MPITransport:
         while True:
             m = self.comm.improbe(source=self.MPI.ANY_SOURCE, tag=1, status=status)
             if m is not None:
-                self._delay = POLL_MIN
+                self._delay = self.poll_min
                 return status.Get_source(), m.recv()
             if self._pending:
                 self._reap()
@@ -77,7 +78,12 @@ class MPITransport:
             if now >= deadline:
                 return None
             time.sleep(min(self._delay, deadline - now))
-            self._delay = min(self._delay * 2, POLL_MAX)
+            self._delay = min(self._delay * 2, self.poll_max)
+
+    def set_poll(self, lo: float, hi: float) -> None:
+        """Set the polling back-off range (seconds) of :meth:`recv`."""
+        self.poll_min, self.poll_max = lo, hi
+        self._delay = lo
 
     def flush(self, timeout: float = 10.0) -> bool:
         """Wait (polling, not spinning) until every send has completed."""
@@ -156,6 +162,9 @@ class LocalTransport:
 
     def shutdown(self, timeout: float = 0.0) -> None:
         """Nothing to quiesce in-process."""
+
+    def set_poll(self, lo: float, hi: float) -> None:
+        """In-process receives block on a queue; nothing to tune."""
 
     def bcast(self, obj: Any, root: int = 0) -> Any:
         """Nothing to broadcast within one process."""

@@ -29,7 +29,7 @@ from .scheduling import AskMaster, AskPeer
 #: queue or a finished task (the task thread never waits for the agent).
 AGENT_TICK = 0.002
 #: Send results when the oldest unsent one is this old...
-RESULT_FLUSH_SECONDS = 0.05
+RESULT_FLUSH_SECONDS = 0.2
 #: ...or when this many are waiting (one message of ~100 KB).
 RESULT_BATCH_MAX = 4096
 #: After a stop signal, exit if the master gives no instruction for this long.

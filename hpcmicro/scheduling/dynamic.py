@@ -35,6 +35,8 @@ class DynamicMaster(MasterPolicy):
     """Hold the queue on the master and deal adaptive batches on request."""
 
     name = "dynamic"
+    #: Every batch is a round trip through the master, so it polls fast.
+    poll = (2e-4, 2e-3)
 
     def __init__(self, workers, seed=0):
         super().__init__(workers, seed)
