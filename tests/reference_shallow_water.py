@@ -101,7 +101,7 @@ def saturation_adjust(h, Q, rain, iters, qs0, h_ref, gamma, tol, max_iter):
 
 
 def run(state, nsteps, dx, dy, dt, g, f0, beta, walls, eps=0.1, b=None,
-        step0=0, moist=False, qs0=0.02, h_ref=1000.0, gamma=6.0, tol=1e-10,
+        step0=0, moist=False, qs0=0.02, h_ref=1000.0, gamma=4.0, tol=1e-10,
         max_iter=200):
     """Advance ``state`` (fields h, u, v, fh, fu, fv[, Q, fQ, rain])."""
     st = [a.copy() for a in state]
