@@ -30,7 +30,7 @@ setup(
         "tomli>=2.0; python_version < '3.11'",
     ],
     extras_require={
-        "test": ["pytest>=7", "pytest-timeout", "parasail>=1.3", "biopython>=1.80", "h5netcdf", "xarray"],
+        "test": ["pytest>=7", "pytest-timeout", "wheel", "setuptools>=64", "parasail>=1.3", "biopython>=1.80", "h5netcdf", "xarray"],
         "bench": ["parasail>=1.3", "biopython>=1.80"],
     },
     entry_points={"console_scripts": ["hpcmicro = hpcmicro.cli:main"]},
