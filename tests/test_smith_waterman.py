@@ -1,0 +1,217 @@
+"""Tests of the Smith-Waterman kernel against a slow reference, parasail and Biopython."""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pytest
+
+from hpcmicro.kernels import smith_waterman as sw
+
+parasail = pytest.importorskip("parasail")
+
+GAPS = [(11, 1), (10, 2), (7, 3), (3, 3), (1, 0)]
+PROTEIN = sw.PROTEIN_LETTERS + "UOJ"
+
+
+# ------------------------------------------------------------------ helpers
+def gotoh_reference(q, t, mat, go, ge):
+    """Obvious O(mn) Gotoh local alignment in pure Python."""
+    neg = -10 ** 9
+    m, n = len(q), len(t)
+    H = [[0] * (n + 1) for _ in range(m + 1)]
+    E = [[neg] * (n + 1) for _ in range(m + 1)]
+    F = [[neg] * (n + 1) for _ in range(m + 1)]
+    best = 0
+    for i in range(1, m + 1):
+        for j in range(1, n + 1):
+            E[i][j] = max(E[i - 1][j] - ge, H[i - 1][j] - go)
+            F[i][j] = max(F[i][j - 1] - ge, H[i][j - 1] - go)
+            H[i][j] = max(0, H[i - 1][j - 1] + int(mat[q[i - 1], t[j - 1]]), E[i][j], F[i][j])
+            best = max(best, H[i][j])
+    return best
+
+
+def encode(s, alphabet="protein"):
+    return sw.letter_codes(alphabet)[np.frombuffer(s.encode(), np.uint8)]
+
+
+def pack(seqs):
+    off = np.zeros(len(seqs) + 1, np.int64)
+    off[1:] = np.cumsum([len(s) for s in seqs])
+    return np.concatenate(seqs).astype(np.uint8), off
+
+
+def rand_protein(rng, n, letters=PROTEIN):
+    return "".join(rng.choice(list(letters), n))
+
+
+def mutate(rng, s, rate, letters="ACDEFGHIKLMNPQRSTVWY"):
+    out = []
+    for c in s:
+        r = rng.random()
+        if r < rate / 3:
+            continue                       # deletion
+        if r < 2 * rate / 3:
+            out.append(rng.choice(list(letters)))  # substitution
+        elif r < rate:
+            out.extend([c, rng.choice(list(letters))])  # insertion
+        else:
+            out.append(c)
+    return "".join(out) or "A"
+
+
+def search_strings(queries, targets, matrix_name, go, ge, alphabet="protein", mat=None):
+    mat = sw.load_matrix(matrix_name) if mat is None else mat
+    qc, qo = pack([encode(s, alphabet) for s in queries])
+    tc, to = pack([encode(s, alphabet) for s in targets])
+    return sw.search(qc, qo, tc, to, mat, go, ge)
+
+
+# ------------------------------------------------------------------ reference
+def test_search_matches_slow_reference():
+    rng = np.random.default_rng(0)
+    queries = [rand_protein(rng, n) for n in (1, 2, 17, 40)]
+    targets = [rand_protein(rng, n) for n in rng.integers(1, 60, 70)] + ["W", queries[2]]
+    mat = sw.load_matrix("BLOSUM62")
+    S = search_strings(queries, targets, "BLOSUM62", 11, 1)
+    for a, q in enumerate(queries):
+        for b, t in enumerate(targets):
+            ref = gotoh_reference(encode(q), encode(t), mat, 11, 1)
+            assert S[a, b] == ref, (q, t)
+            assert sw.sw_score(encode(q), encode(t), mat, 11, 1) == ref
+
+
+# ------------------------------------------------------------------ parasail
+@pytest.mark.parametrize("matrix", sw.MATRIX_NAMES)
+def test_every_matrix_matches_parasail(matrix):
+    rng = np.random.default_rng(abs(hash(matrix)) % 2 ** 32)
+    pm = getattr(parasail, matrix.lower())
+    base = rand_protein(rng, 120, "ACDEFGHIKLMNPQRSTVWY")
+    queries = [rand_protein(rng, 90), base, rand_protein(rng, 1)]
+    targets = ([rand_protein(rng, n) for n in rng.integers(1, 200, 60)]
+               + [mutate(rng, base, r) for r in (0.05, 0.2, 0.4)]
+               + [rand_protein(rng, 150).lower()])
+    for go, ge in GAPS:
+        S = search_strings(queries, targets, matrix, go, ge)
+        for a, q in enumerate(queries):
+            for b, t in enumerate(targets):
+                assert S[a, b] == parasail.sw(q, t, go, ge, pm).score, (matrix, go, ge, a, b)
+
+
+def test_saturating_lanes_are_rescored_exactly():
+    """Scores far above 255 in some lanes, small ones in the same batch."""
+    rng = np.random.default_rng(5)
+    base = rand_protein(rng, 700, "ACDEFGHIKLMNPQRSTVWY")
+    targets = [mutate(rng, base, r) for r in np.linspace(0.0, 0.6, 40)]
+    targets += [rand_protein(rng, n) for n in rng.integers(600, 800, 50)]
+    rng.shuffle(targets)
+    queries = [base, base[100:160], rand_protein(rng, 300)]
+    S = search_strings(queries, targets, "BLOSUM62", 11, 1)
+    assert S.max() > 1000 and (S[0] < 100).any()
+    for a, q in enumerate(queries):
+        for b, t in enumerate(targets):
+            assert S[a, b] == parasail.sw_striped_32(q, t, 11, 1, parasail.blosum62).score
+
+
+def test_long_against_short_and_all_x():
+    rng = np.random.default_rng(6)
+    long = rand_protein(rng, 3000, "ACDEFGHIKLMNPQRSTVWY")
+    queries = [long[1000:1005], "X" * 30, "W", long[:400]]
+    targets = [long, "X" * 50, "WWW", long[2000:2003] + "*U"]
+    S = search_strings(queries, targets, "BLOSUM62", 11, 1)
+    for a, q in enumerate(queries):
+        for b, t in enumerate(targets):
+            assert S[a, b] == parasail.sw_striped_32(q, t, 11, 1, parasail.blosum62).score
+    assert S[1, 1] == 0  # X against X scores -1 in BLOSUM62
+
+
+def test_special_letters_score_like_parasail():
+    letters = "BZXUOJ*"
+    queries = ["W" + c + "W" for c in letters] + ["ACDU", "uoj"]
+    targets = ["W" + c + "W" for c in letters] + ["ACD*", "UOJ"]
+    S = search_strings(queries, targets, "BLOSUM62", 11, 1)
+    for a, q in enumerate(queries):
+        for b, t in enumerate(targets):
+            assert S[a, b] == parasail.sw(q, t, 11, 1, parasail.blosum62).score, (q, t)
+
+
+@pytest.mark.parametrize("match,mismatch", [(1, -2), (2, -3), (5, -4)])
+def test_dna_matches_parasail(match, mismatch):
+    rng = np.random.default_rng(match)
+    pm = parasail.matrix_create("ACGT", match, mismatch)
+    base = rand_protein(rng, 300, "ACGT")
+    queries = [base, rand_protein(rng, 50, "ACGTN"), "N" * 5, "acgtn"]
+    targets = ([rand_protein(rng, n, "ACGTNacgt") for n in rng.integers(1, 400, 40)]
+               + [mutate(rng, base, r, "ACGT") for r in (0.0, 0.1, 0.3)])
+    for go, ge in [(5, 2), (3, 1), (10, 10)]:
+        S = search_strings(queries, targets, None, go, ge, "dna", sw.dna_matrix(match, mismatch))
+        for a, q in enumerate(queries):
+            for b, t in enumerate(targets):
+                assert S[a, b] == parasail.sw(q, t, go, ge, pm).score, (go, ge, a, b)
+
+
+# ------------------------------------------------------------------ Biopython
+def test_matches_biopython_local_scores():
+    from Bio.Align import PairwiseAligner, substitution_matrices
+    rng = np.random.default_rng(8)
+    al = PairwiseAligner(mode="local", substitution_matrix=substitution_matrices.load("PAM250"),
+                         open_gap_score=-10, extend_gap_score=-2)
+    base = rand_protein(rng, 150, "ACDEFGHIKLMNPQRSTVWY")
+    queries = [base, rand_protein(rng, 70, "ACDEFGHIKLMNPQRSTVWY")]
+    targets = [mutate(rng, base, r) for r in (0.1, 0.3)] + [rand_protein(rng, 90, "ACDEFGHIKLMNPQRSTVWY")]
+    S = search_strings(queries, targets, "PAM250", 10, 2)
+    for a, q in enumerate(queries):
+        for b, t in enumerate(targets):
+            assert S[a, b] == int(al.score(q, t))
+
+
+# ------------------------------------------------------------------ traceback
+@pytest.mark.parametrize("go,ge", [(11, 1), (3, 3), (6, 2)])
+def test_alignment_rescores_to_kernel_score(go, ge):
+    rng = np.random.default_rng(go)
+    mat = sw.load_matrix("BLOSUM62")
+    for _ in range(25):
+        base = rand_protein(rng, int(rng.integers(1, 200)), "ACDEFGHIKLMNPQRSTVWY")
+        q, t = encode(mutate(rng, base, 0.3)), encode(rand_protein(rng, 20) + mutate(rng, base, 0.3))
+        al = sw.sw_align(q, t, mat, go, ge)
+        assert al.score == sw.sw_score(q, t, mat, go, ge)
+        if al.score == 0:
+            assert al.cigar == "" and al.length == 0
+            continue
+        assert sw.cigar_score(q, t, al.qstart, al.sstart, al.cigar, mat, go, ge) == al.score
+        runs = re.findall(r"(\d+)([MID])", al.cigar)
+        assert "".join(n + c for n, c in runs) == al.cigar
+        ops = {c: 0 for c in "MID"}
+        for n, c in runs:
+            ops[c] += int(n)
+        assert al.qend - al.qstart + 1 == ops["M"] + ops["I"]
+        assert al.send - al.sstart + 1 == ops["M"] + ops["D"]
+        assert al.length == sum(ops.values())
+        assert al.identities + al.mismatches == ops["M"]
+        assert runs[0][1] == "M" and runs[-1][1] == "M"  # local: never starts or ends in a gap
+
+
+def test_tie_break_picks_smallest_target_end():
+    mat = sw.load_matrix("BLOSUM62")
+    q = encode("WWW")
+    t = encode("AAWWWAAWWWAA")
+    al = sw.sw_align(q, t, mat, 11, 1)
+    assert (al.score, al.sstart, al.send, al.qstart, al.qend, al.cigar) == (33, 3, 5, 1, 3, "3M")
+
+
+# ------------------------------------------------------------------ code generation
+@pytest.mark.slow
+def test_batch_kernel_is_vectorised_without_overlap_checks():
+    """The 8-bit kernel must compile to byte-vector saturating instructions."""
+    import numba
+    kernel = numba.njit(nogil=True)(sw._batch_u8.py_func)  # fresh: cached code has no asm
+    qcat = np.zeros(3, np.uint8)
+    codes = np.zeros((4, sw.LANES), np.uint8)
+    out = np.zeros((1, sw.LANES), np.uint8)
+    kernel(qcat, np.array([0, 3], np.int64), codes, 0, 4, np.zeros((24, 25), np.uint8),
+           4, 11, 1, out)
+    asm = kernel.inspect_asm(kernel.signatures[0])
+    for instr in ("paddusb", "psubusb", "pmaxub"):  # v-prefixed with AVX
+        assert instr in asm, f"{instr} missing: the lane loop was not vectorised"
