@@ -51,11 +51,17 @@ class Master:
         From the ``[job]`` table.
     progress
         A :class:`~hpcmicro.progress.Progress` (or None).
+    hooks
+        The workload (for ``store_extras`` and ``end_round``), or None.
+    rounds, first_round
+        Round-based workloads: how many rounds, and where this run starts.
     """
 
     def __init__(self, transport, policy, store, costs, *, max_attempts=3,
-                 commit_interval=1.0, progress=None, log=sys.stderr):
+                 commit_interval=1.0, progress=None, log=sys.stderr, hooks=None,
+                 rounds=1, first_round=0):
         self.tp, self.policy, self.store, self.costs = transport, policy, store, costs
+        self.hooks, self.rounds, self.first_round = hooks, rounds, first_round
         self.max_attempts, self.commit_interval = max_attempts, commit_interval
         self.progress, self.log = progress, log
         self.workers = list(policy.workers)
@@ -82,19 +88,63 @@ class Master:
     def run(self) -> str:
         """Run the job to the end or to a drain; return the file status to set."""
         st = self.store.tasks["status"]
-        todo = np.flatnonzero(st == PENDING)
-        self.left = len(todo)
         self.n_done = int((st == DONE).sum())
         self.n_failed = int((st == FAILED).sum())
         self._wait_for_workers()
         self.tp.set_poll(*self.policy.poll)
-        plan = self.policy.initial(todo, self.costs[todo])
-        empty = (np.empty(0, np.int64), np.empty(0))
-        for rank in self.workers:       # every worker hears from us, even with no tasks
-            ids, costs = plan.get(rank, empty)
-            self.tp.send(rank, m.Assign(ids, costs))
-        last_commit = time.monotonic()
+        self._last_commit = time.monotonic()
         cpu0, wall0 = time.process_time(), time.perf_counter()
+        if self.rounds == 1:
+            todo = np.flatnonzero(st == PENDING)
+            self.left = len(todo)
+            plan = self.policy.initial(todo, self.costs[todo])
+            empty = (np.empty(0, np.int64), np.empty(0))
+            for rank in self.workers:       # every worker hears from us, even with no tasks
+                ids, costs = plan.get(rank, empty)
+                self.tp.send(rank, m.Assign(ids, costs))
+            self._loop()
+        else:
+            self._run_rounds()
+        self.loop_cpu = time.process_time() - cpu0
+        self.loop_wall = time.perf_counter() - wall0
+        self.store.commit()
+        if self.progress:
+            self.progress.close()
+        if (st == PENDING).any():
+            return "incomplete"
+        return "failed" if self.n_failed else "complete"
+
+    def _run_rounds(self) -> None:
+        """Rounds: place each round (by data affinity after the first), wait
+        until it is done, then let the workload close it (checkpoints)."""
+        st, t = self.store.tasks["status"], self.store.tasks
+        per = len(st) // self.rounds
+        holders = None
+        for r in range(self.first_round, self.rounds):
+            ids = np.arange(r * per, (r + 1) * per)
+            if holders is None:
+                costs = self.costs[ids]
+            else:       # the cost measured on the same task of the previous round
+                prev = ids - per
+                costs = np.maximum(t["stop"][prev] - t["start"][prev], 1e-9)
+            plan = self.policy.place_round(ids, costs, holders)
+            runners = np.full(per, -1, np.int64)
+            for rank, (pids, _) in plan.items():
+                runners[pids - r * per] = rank
+            hold = np.full(per, -1, np.int64) if holders is None else holders
+            for rank in self.workers:
+                self.tp.send(rank, m.Round(r, r * per, hold, runners, costs))
+            self.left = int((st[ids] == PENDING).sum())
+            self._loop()
+            if self.left > 0 or self.n_failed or self.fatal:
+                return
+            holders = t["worker"][ids].astype(np.int64)
+            self.store.commit()
+            if self.hooks is not None:
+                self.hooks.end_round(self.store.group, r)
+
+    def _loop(self) -> None:
+        """Receive and commit until this placement's tasks are all final."""
         while self.left > 0 and self.fatal is None:
             got = self.tp.recv(timeout=MASTER_TICK)
             while got is not None:
@@ -102,9 +152,9 @@ class Master:
                 self._handle(*got)
                 got = self.tp.recv(0.0)
             now = time.monotonic()
-            if now - last_commit >= self.commit_interval:
+            if now - self._last_commit >= self.commit_interval:
                 self.store.commit()
-                last_commit = now
+                self._last_commit = now
             if self.progress:
                 self.progress.update(self.n_done, self.n_failed)
             if self.signalled is not None and not self.draining:
@@ -116,14 +166,6 @@ class Master:
                 print(f"hpcmicro: every worker is wedged; {self.left} tasks cannot run",
                       file=self.log)
                 break
-        self.loop_cpu = time.process_time() - cpu0
-        self.loop_wall = time.perf_counter() - wall0
-        self.store.commit()
-        if self.progress:
-            self.progress.close()
-        if self.left > 0:
-            return "incomplete"
-        return "failed" if self.n_failed else "complete"
 
     def _wait_for_workers(self) -> None:
         """Wait until every worker has said Hello (its set-up is done), so the
@@ -183,7 +225,10 @@ class Master:
             if msg.wedged:
                 self.wedged.add(src)
                 self.policy.remove_worker(src)
-            if len(msg.ids) and not self.draining:
+                if self.rounds > 1:
+                    self.fatal = (f"a task hung on rank {src}; a round-based workload cannot "
+                                  "continue without its data")
+            if len(msg.ids) and not self.draining and self.rounds == 1:
                 self._place(msg.ids, msg.costs, avoid=src)
         elif isinstance(msg, m.SignalSeen):
             if self.signalled is None:
@@ -203,6 +248,9 @@ class Master:
         st = self.store.tasks["status"]
         if len(r.ids):
             new = st[r.ids] == PENDING
+            if self.hooks is not None:
+                for tid, extra in r.extras:
+                    self.hooks.store_extras(self.store.group, tid, extra)
             self.store.record_done(r.ids, src, r.start, r.stop, r.stolen, r.values)
             k = int(new.sum())
             self.left -= k
@@ -221,5 +269,9 @@ class Master:
                 self.n_failed += 1
                 print(f"\nhpcmicro: task {f.task_id} failed for good ({f.kind}) on rank {src}; "
                       f"last error:\n{f.message.rstrip()}", file=self.log)
-            elif not self.draining:
+            elif self.draining:
+                pass
+            elif self.rounds > 1:   # the task's data lives on that worker: retry there
+                self.tp.send(src, m.Assign(np.array([f.task_id]), self.costs[[f.task_id]]))
+            else:
                 self._place(np.array([f.task_id]), self.costs[[f.task_id]], avoid=src)

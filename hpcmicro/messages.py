@@ -44,11 +44,40 @@ class StealRequest:
 
 @dataclass
 class StealReply:
-    """Victim to thief, answering ``req_id``; ``ids`` may be empty."""
+    """Victim (or master) to thief, answering ``req_id``; ``ids`` may be empty.
+
+    ``payloads`` carries the resident data of each task for workloads that
+    keep data on the worker that owns a task (see :class:`Round`).
+    """
 
     req_id: int
     ids: np.ndarray
     costs: np.ndarray
+    payloads: list | None = None
+
+
+@dataclass
+class Round:
+    """Master to every worker: round ``r`` begins.
+
+    ``holders[j]`` is the rank holding the data of the round's j-th task
+    (-1: nobody yet, build it from the initial state); ``runners[j]`` is the
+    rank that should run it; ``costs[j]`` its estimated cost.
+    """
+
+    r: int
+    first_id: int
+    holders: np.ndarray
+    runners: np.ndarray
+    costs: np.ndarray
+
+
+@dataclass
+class Data:
+    """Worker to worker: workload data for round ``r`` (e.g. halo strips)."""
+
+    r: int
+    payload: object
 
 
 @dataclass
@@ -76,6 +105,7 @@ class Results:
     stolen: np.ndarray
     values: dict = field(default_factory=dict)
     failures: list = field(default_factory=list)
+    extras: list = field(default_factory=list)   # (task id, {name: array}) too big to mirror
     busy: float = 0.0          # seconds spent inside tasks since the last batch
 
 

@@ -74,15 +74,23 @@ def run_master(tp, cfg: JobConfig, *, resume: bool, workers: list[int], quiet=Fa
         policy = master_cls(workers, cfg.job.seed)
         todo = int((store.tasks["status"] == 0).sum())
         prog = Progress(todo, enabled=not quiet)
+        rounds = wl.rounds()
+        first = 0
+        if rounds > 1 and resume:
+            first = wl.first_round(store.group, store.tasks["status"])
+            store.reset_from(first * (len(costs) // rounds))
+            todo = int((store.tasks["status"] == 0).sum())
+            prog = Progress(todo, enabled=not quiet)
         master = Master(tp, policy, store, costs, max_attempts=cfg.job.max_attempts,
-                        commit_interval=cfg.job.commit_interval, progress=prog)
+                        commit_interval=cfg.job.commit_interval, progress=prog, hooks=wl,
+                        rounds=rounds, first_round=first)
         master.install_signal_handlers()
         if not quiet:
             print(f"hpcmicro {__version__}: {wl.name} job, {len(costs)} tasks "
                   f"({len(costs) - todo} already done), {len(workers)} worker(s), "
                   f"scheduler {cfg.job.scheduler}, output {cfg.job.output}", file=sys.stderr)
         status = master.run()
-        if status == "complete" or (status == "failed" and master.left == 0):
+        if status in ("complete", "failed"):      # every task is final
             wl.finalize(store.group, store.tasks["status"] == DONE)
         store.set_attrs(status=status, wall_seconds=time.time() - t0,
                         coordinator_cpu_seconds=master.loop_cpu,

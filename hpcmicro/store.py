@@ -240,6 +240,16 @@ class ResultStore:
         self.dirty[tid] = True
         return int(t["attempts"][tid])
 
+    def reset_from(self, first_id: int) -> None:
+        """Mark tasks ``first_id`` onwards pending again (round-based resume:
+        they are recomputed from the last checkpoint, bit for bit)."""
+        t = self.tasks
+        later = slice(first_id, self.n_tasks)
+        t["status"][later] = PENDING
+        t["worker"][later] = -1
+        t["attempts"][later] = 0
+        self.dirty[later] = True
+
     def commit(self) -> int:
         """Write every changed block: results, flush, then marks, flush.  Returns tasks written."""
         idx = np.flatnonzero(self.dirty)

@@ -58,6 +58,7 @@ class Worker:
         self.tp, self.wl, self.policy = transport, workload, policy
         self.t0, self.task_timeout, self.master = t0, task_timeout, master
         self.fields = list(workload.result_fields())
+        self.resident = workload.rounds() > 1     # tasks carry data when stolen
         self.cv = threading.Condition()
         self.queue: collections.deque = collections.deque()   # (id, cost, stolen)
         self.queued_cost = 0.0
@@ -67,6 +68,9 @@ class Worker:
         self.first_unsent = None
         self.draining = self.stopping = self.wedged = False
         self.timed_out: int | None = None
+        self.round = -1                  # round-based workloads: the current round
+        self.round_tasks = None          # (ids, costs) waiting for the round's data
+        self.early: list = []            # Data for a round not begun here yet
         self.signal_time: float | None = None
         self.pending_signal: int | None = None
 
@@ -164,12 +168,14 @@ class Worker:
         ok = [r for r in rows if not isinstance(r[4], m.Failure)]
         fails = [r[4] for r in rows if isinstance(r[4], m.Failure)]
         values = {f: np.asarray([r[4][f] for r in ok]) for f in self.fields} if ok else {}
+        extras = [(int(r[0]), {k: v for k, v in r[4].items() if k not in values})
+                  for r in ok if len(r[4]) > len(self.fields)]
         self.tp.send(self.master, m.Results(
             ids=np.fromiter((r[0] for r in ok), np.int64, len(ok)),
             start=np.fromiter((r[1] for r in ok), np.float64, len(ok)),
             stop=np.fromiter((r[2] for r in ok), np.float64, len(ok)),
             stolen=np.fromiter((r[3] for r in ok), np.uint8, len(ok)),
-            values=values, failures=fails, busy=busy))
+            values=values, failures=fails, busy=busy, extras=extras))
 
     def _take_all(self):
         with self.cv:
@@ -208,6 +214,9 @@ class Worker:
                 self._enqueue(msg.ids, msg.costs, 0)
         elif isinstance(msg, m.StealReply):
             stolen = 1 if src != self.master else 0
+            if msg.payloads is not None:
+                for tid, payload in zip(msg.ids.tolist(), msg.payloads):
+                    self.wl.import_task(tid, payload)
             if len(msg.ids):
                 if self.wedged or self.draining:
                     self.tp.send(self.master, m.GiveBack(msg.ids, msg.costs, self.wedged))
@@ -217,6 +226,14 @@ class Worker:
             self.policy.on_reply(msg.req_id, len(msg.ids), time.monotonic())
         elif isinstance(msg, m.StealRequest):
             self._answer_steal(src, msg)
+        elif isinstance(msg, m.Round):
+            self._begin_round(msg)
+        elif isinstance(msg, m.Data):
+            if msg.r == self.round:
+                self.wl.receive(msg.r, src, msg.payload)
+                self._round_ready()
+            else:
+                self.early.append((src, msg))
         elif isinstance(msg, m.Drain):
             self.draining = True
             ids, costs = self._take_all()
@@ -225,6 +242,34 @@ class Worker:
             with self.cv:
                 self.stopping = True
                 self.cv.notify_all()
+
+    def _begin_round(self, msg) -> None:
+        """Send this round's data out, then queue our tasks once ours is in."""
+        me = self.tp.rank
+        self.round = msg.r
+        mine = np.flatnonzero(msg.runners == me)
+        mine = mine[np.argsort(-msg.costs[mine], kind="stable")]
+        self.round_tasks = (mine + msg.first_id, msg.costs[mine])
+        out = self.wl.begin_round(msg.r, msg.first_id, msg.holders, msg.runners, me)
+        for dest, payload in out.items():
+            if dest == me:
+                self.wl.receive(msg.r, me, payload)
+            else:
+                self.tp.send(dest, m.Data(msg.r, payload))
+        early, self.early = self.early, []
+        for src, d in early:
+            if d.r == self.round:
+                self.wl.receive(d.r, src, d.payload)
+            else:
+                self.early.append((src, d))
+        self._round_ready()
+
+    def _round_ready(self) -> None:
+        if self.round_tasks is not None and self.wl.round_ready(self.round):
+            ids, costs = self.round_tasks
+            self.round_tasks = None
+            self.policy.on_batch(len(ids))
+            self._enqueue(ids, costs, 0)
 
     def _answer_steal(self, thief: int, req) -> None:
         with self.cv:
@@ -237,8 +282,11 @@ class Worker:
             for _, c, _ in taken:
                 self.queued_cost -= c
         taken.reverse()
+        payloads = None
+        if taken and self.resident:
+            payloads = [self.wl.export_task(t[0]) for t in taken]
         self.tp.send(thief, m.StealReply(req.req_id, np.array([t[0] for t in taken], np.int64),
-                                         np.array([t[1] for t in taken], np.float64)))
+                                         np.array([t[1] for t in taken], np.float64), payloads))
 
     # -- signals -----------------------------------------------------------
     def install_signal_handlers(self) -> None:

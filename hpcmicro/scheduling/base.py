@@ -100,6 +100,18 @@ def block_placement(ids: np.ndarray, costs: np.ndarray, workers: Sequence[int]) 
             for k, rank in enumerate(workers)}
 
 
+def affinity_placement(ids: np.ndarray, costs: np.ndarray, holders: np.ndarray,
+                       workers: Sequence[int]) -> Plan:
+    """Each task stays with the worker holding its data (owner computes),
+    largest estimated cost first in every queue."""
+    plan = {}
+    for rank in workers:
+        sel = np.flatnonzero(holders == rank)
+        sel = sel[np.argsort(-costs[sel], kind="stable")]
+        plan[rank] = (ids[sel], costs[sel])
+    return plan
+
+
 def round_robin(ids: np.ndarray, costs: np.ndarray, workers: Sequence[int], start: int = 0) -> Plan:
     """Deal tasks one by one to ``workers``, starting at index ``start``."""
     n_w = len(workers)
@@ -136,6 +148,16 @@ class MasterPolicy:
     def initial(self, ids: np.ndarray, costs: np.ndarray) -> Plan:
         """Return the first placement of ``ids`` (with their costs) on workers."""
         raise NotImplementedError
+
+    def place_round(self, ids: np.ndarray, costs: np.ndarray, holders: np.ndarray | None) -> Plan:
+        """Place every task of a round (round-based workloads).
+
+        The first round is placed longest-first; later rounds stay where their
+        data is (``holders``), and stealing evens out the measured costs.
+        """
+        if holders is None:
+            return lpt_placement(ids, costs, self.workers)
+        return affinity_placement(ids, costs, holders, self.workers)
 
     def on_more_work(self, worker: int) -> tuple[np.ndarray, np.ndarray] | None:
         """A worker asked for work; return a batch or None."""

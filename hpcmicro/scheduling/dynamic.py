@@ -10,6 +10,8 @@ adapts to the measured task time: a batch lasts about
 :data:`TARGET_BATCH_SECONDS`, and never more than ``1/GUIDED_DIVISOR`` of the
 remaining tasks per worker (guided self-scheduling), so the tail stays fine.
 Every task passes through the master, which saturates it first at scale.
+For round-based workloads (data resident on workers) ``dynamic`` instead
+repartitions each round on the master by the measured costs.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import math
 
 import numpy as np
 
-from .base import AskMaster, MasterPolicy, WorkerPolicy, informative
+from .base import AskMaster, MasterPolicy, WorkerPolicy, informative, lpt_placement
 
 #: A batch should keep a worker busy this long: long enough that a round trip
 #: (~0.1-2 ms including the poll interval) is hidden, short enough to balance.
@@ -54,6 +56,12 @@ class DynamicMaster(MasterPolicy):
             if len(batch[0]):
                 plan[w] = batch
         return plan
+
+    def place_round(self, ids, costs, holders):
+        """Round-based workloads: repartition every round on the master by
+        the costs measured in the previous round (tasks migrate with their
+        data at the round boundary); nothing is requested within a round."""
+        return lpt_placement(ids, costs, self.workers)
 
     def _take(self, n):
         lo, hi = self._head, min(self._head + n, len(self._ids))

@@ -6,7 +6,7 @@ whenever the estimates are wrong or the tasks are skewed within a block.
 
 from __future__ import annotations
 
-from .base import MasterPolicy, WorkerPolicy, block_placement
+from .base import MasterPolicy, WorkerPolicy, affinity_placement, block_placement
 
 
 class StaticMaster(MasterPolicy):
@@ -16,6 +16,12 @@ class StaticMaster(MasterPolicy):
 
     def initial(self, ids, costs):
         return block_placement(ids, costs, self.workers)
+
+    def place_round(self, ids, costs, holders):
+        """The first round's blocks, kept for every later round."""
+        if holders is None:
+            return block_placement(ids, costs, self.workers)
+        return affinity_placement(ids, costs, holders, self.workers)
 
 
 class StaticWorker(WorkerPolicy):

@@ -94,6 +94,48 @@ class Workload:
     def finalize(self, group, done: np.ndarray) -> None:
         """Aggregate once every task has finished (``done`` is a bool mask)."""
 
+    def store_extras(self, group, task_id: int, extras: Mapping[str, Any]) -> None:
+        """Write results that are not per-task fields (e.g. map tiles) at once.
+
+        Called on the master when a result arrives, before its done mark is
+        committed; writing the same task twice must give the same file.
+        """
+
+    # -- rounds (optional) ---------------------------------------------------
+    #: Tasks run in rounds when :meth:`rounds` > 1: task ``r * P + j`` is the
+    #: j-th task of round r (``P = n_tasks // rounds``), and round r+1 starts
+    #: once round r is done.  Workers keep each task's data resident between
+    #: rounds (owner computes); only what :meth:`begin_round` returns moves
+    #: between ranks, and a task's whole data moves only when it is stolen.
+    def rounds(self) -> int:
+        """Number of rounds (1: all tasks are independent)."""
+        return 1
+
+    def first_round(self, group, status: np.ndarray) -> int:
+        """On resume, the round to restart from (tasks of later rounds rerun)."""
+        return 0
+
+    def end_round(self, group, r: int) -> None:
+        """Master: every task of round ``r`` is done (e.g. write a checkpoint)."""
+
+    def begin_round(self, r: int, first_id: int, holders, runners, rank: int) -> dict:
+        """Worker: round ``r`` starts; return ``{rank: payload}`` to send out."""
+        return {}
+
+    def receive(self, r: int, src: int, payload: Any) -> None:
+        """Worker: a payload that another rank's :meth:`begin_round` sent here."""
+
+    def round_ready(self, r: int) -> bool:
+        """Worker: True once every payload this rank needs for round ``r`` arrived."""
+        return True
+
+    def export_task(self, task_id: int) -> Any:
+        """Worker: hand over a queued task's resident data (it is being stolen)."""
+        return None
+
+    def import_task(self, task_id: int, payload: Any) -> None:
+        """Worker: take over a stolen task's resident data."""
+
     # -- worker side ------------------------------------------------------
     def setup_worker(self) -> None:
         """Load what every task on this rank needs (called once per rank)."""

@@ -1,0 +1,62 @@
+"""Round-based workloads: resident data, data exchange, stealing with payloads."""
+
+import os
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from conftest import mpiexec, read_tasks
+import ringtoy
+
+HERE = Path(__file__).resolve().parent
+
+
+def _job(tmp_path, scheduler, n=12, rounds=6):
+    job = tmp_path / "ring.toml"
+    job.write_text(f'[job]\nworkload = "ringtoy:Ring"\noutput = "{tmp_path}/ring.h5"\n'
+                   f'scheduler = "{scheduler}"\n\n[ring]\nn = {n}\nrounds = {rounds}\n')
+    return job
+
+
+def _values(path):
+    import h5py
+    with h5py.File(path, "r") as f:
+        return f["ring/value"][...], f["tasks/stolen"][...], f["tasks/worker"][...]
+
+
+@pytest.mark.parametrize("scheduler", ["steal", "dynamic", "static"])
+@pytest.mark.parametrize("n_ranks", [1, 4])
+def test_ring_equals_serial_bit_for_bit(tmp_path, scheduler, n_ranks):
+    job = _job(tmp_path, scheduler)
+    env = dict(os.environ, PYTHONPATH=f"{HERE}{os.pathsep}{os.environ.get('PYTHONPATH', '')}")
+    r = mpiexec(n_ranks, "run", job, "-q", env=env, timeout=90)
+    assert r.returncode == 0, r.stderr
+    got, stolen, worker = _values(tmp_path / "ring.h5")
+    assert np.array_equal(got, ringtoy.serial(12, 6))
+    if n_ranks == 4 and scheduler == "dynamic":
+        per_round = worker.reshape(6, 12)
+        assert len(set(map(tuple, per_round))) > 1, "dynamic repartitions between rounds"
+
+
+def test_ring_in_process_with_threads(tmp_path):
+    sys.path.insert(0, str(HERE))
+    from hpcmicro.config import load_job
+    from hpcmicro.runner import run_local
+    cfg = load_job(_job(tmp_path, "steal", n=30, rounds=4), environ={})
+    assert run_local(cfg, n_workers=3, quiet=True) == 0
+    got, stolen, _ = _values(tmp_path / "ring.h5")
+    assert np.array_equal(got, ringtoy.serial(30, 4))
+
+
+def test_stolen_tasks_carry_their_data(tmp_path):
+    job = tmp_path / "ring.toml"
+    job.write_text(f'[job]\nworkload = "ringtoy:Ring"\noutput = "{tmp_path}/ring.h5"\n'
+                   f'scheduler = "steal"\n\n[ring]\nn = 40\nrounds = 6\nsleep_ms = 3.0\n')
+    env = dict(os.environ, PYTHONPATH=f"{HERE}{os.pathsep}{os.environ.get('PYTHONPATH', '')}")
+    r = mpiexec(4, "run", job, "-q", env=env, timeout=90)
+    assert r.returncode == 0, r.stderr
+    got, stolen, _ = _values(tmp_path / "ring.h5")
+    assert stolen.sum() > 0, "the uneven sleeps make idle workers steal"
+    assert np.array_equal(got, ringtoy.serial(40, 6))
