@@ -26,7 +26,7 @@ from .physics import q_sat
 from .shallow_water import F_H, F_Q, F_U, F_V, Params, N_DRY, N_MOIST, coriolis
 
 __all__ = ["Case", "CASES", "make_case", "wave", "jet", "unstable_jet", "moist_jet",
-           "cfl_dt"]
+           "add_moisture", "cfl_dt"]
 
 G = 9.81
 _GALEWSKY_BAND = 3.0 * math.pi / 14.0   # pi/2 - 2 pi/7, radians
@@ -176,6 +176,30 @@ def unstable_jet(nx: int = 128, ny: int = 64, Lx: float = 8.0e6, Ly: float = 4.0
     return Case(state, params, None, {"H": H, "umax": umax, "y_jet": Ly / 2})
 
 
+def add_moisture(base: Case, rh_jet: float = 0.995, rh_far: float = 0.8,
+                 qs0: float = 0.02, gamma: float = 4.0, y_band: float | None = None,
+                 width: float = 2.0e6, h_ref: float | None = None) -> Case:
+    """Any dry case plus moisture near saturation in a band (moist physics on).
+
+    ``q_v`` is ``rh * q_sat(h)`` with relative humidity ``rh_jet`` in a band
+    around ``y_band`` (default: the middle of the domain) and ``rh_far``
+    outside, with a smooth transition; ``h_ref`` defaults to the mean depth.
+    """
+    p0 = base.params
+    H = float(base.state[F_H].mean()) if h_ref is None else h_ref
+    params = Params(**{**p0.__dict__, "moist": True, "qs0": qs0, "h_ref": H,
+                       "gamma": gamma})
+    y = (np.arange(p0.ny) + 0.5) * p0.dy
+    yc = p0.ny * p0.dy / 2 if y_band is None else y_band
+    band = np.exp(-((y - yc) / (0.6 * width)) ** 4)
+    rh = rh_far + (rh_jet - rh_far) * band
+    state = np.zeros((N_MOIST, p0.ny, p0.nx))
+    state[:N_DRY] = base.state
+    h = state[F_H]
+    state[F_Q] = h * (rh[:, None] * q_sat(h, qs0, H))
+    return Case(state, params, base.b, {**base.info, "rh": rh})
+
+
 def moist_jet(nx: int = 128, ny: int = 64, rh_jet: float = 0.995, rh_far: float = 0.8,
               qs0: float = 0.02, gamma: float = 4.0, **kw: Any) -> Case:
     """The unstable jet carrying moisture; rain forms where the layer thins.
@@ -186,18 +210,8 @@ def moist_jet(nx: int = 128, ny: int = 64, rh_jet: float = 0.995, rh_far: float 
     in the lows of the rolled-up vortices, which carry the rain along.
     """
     base = unstable_jet(nx=nx, ny=ny, **kw)
-    p0 = base.params
-    H = base.info["H"]
-    params = Params(**{**p0.__dict__, "moist": True, "qs0": qs0, "h_ref": H,
-                       "gamma": gamma})
-    y = (np.arange(ny) + 0.5) * p0.dy
-    band = np.exp(-((y - base.info["y_jet"]) / (0.6 * kw.get("width", 2.0e6))) ** 4)
-    rh = rh_far + (rh_jet - rh_far) * band
-    state = np.zeros((N_MOIST, ny, nx))
-    state[:N_DRY] = base.state
-    h = state[F_H]
-    state[F_Q] = h * (rh[:, None] * q_sat(h, qs0, H))
-    return Case(state, params, None, {**base.info, "rh": rh})
+    return add_moisture(base, rh_jet, rh_far, qs0, gamma, y_band=base.info["y_jet"],
+                        width=kw.get("width", 2.0e6), h_ref=base.info["H"])
 
 
 CASES = {"wave": wave, "jet": jet, "unstable_jet": unstable_jet, "moist_jet": moist_jet}
