@@ -26,7 +26,7 @@ from .physics import q_sat
 from .shallow_water import F_H, F_Q, F_U, F_V, Params, N_DRY, N_MOIST, coriolis
 
 __all__ = ["Case", "CASES", "make_case", "wave", "jet", "unstable_jet", "moist_jet",
-           "add_moisture", "cfl_dt"]
+           "add_moisture", "real_channel", "cfl_dt"]
 
 G = 9.81
 _GALEWSKY_BAND = 3.0 * math.pi / 14.0   # pi/2 - 2 pi/7, radians
@@ -212,6 +212,89 @@ def moist_jet(nx: int = 128, ny: int = 64, rh_jet: float = 0.995, rh_far: float 
     base = unstable_jet(nx=nx, ny=ny, **kw)
     return add_moisture(base, rh_jet, rh_far, qs0, gamma, y_band=base.info["y_jet"],
                         width=kw.get("width", 2.0e6), h_ref=base.info["H"])
+
+
+OMEGA = 7.292e-5     # Earth's rotation rate (s-1)
+RADIUS = 6.371e6     # Earth's mean radius (m)
+
+
+def _bilinear(field, lat, lon, plat, plon):
+    """Bilinear interpolation of ``field[lat, lon]`` (regular, ascending axes,
+    longitude periodic) at the points ``plat, plon`` (degrees)."""
+    dlat, dlon = lat[1] - lat[0], lon[1] - lon[0]
+    fy = (plat - lat[0]) / dlat
+    j = np.clip(np.floor(fy).astype(np.int64), 0, len(lat) - 2)
+    wy = fy - j
+    fx = ((plon - lon[0]) % 360.0) / dlon
+    i = np.floor(fx).astype(np.int64) % len(lon)
+    wx = fx - np.floor(fx)
+    i1 = (i + 1) % len(lon)
+    return ((1 - wy) * ((1 - wx) * field[j, i] + wx * field[j, i1])
+            + wy * ((1 - wx) * field[j + 1, i] + wx * field[j + 1, i1]))
+
+
+def real_channel(z500, lat, lon, elev, elat, elon, nx: int = 256, ny: int = 64,
+                 lat_south: float = 30.0, lat_north: float = 70.0, topo_scale: float = 0.5,
+                 min_depth: float = 1000.0, cfl: float = 0.2) -> Case:
+    """A mid-latitude beta-plane channel initialised from real data.
+
+    Parameters
+    ----------
+    z500, lat, lon : numpy.ndarray
+        500 hPa geopotential height (m) on a regular latitude-longitude grid.
+    elev, elat, elon : numpy.ndarray
+        Surface elevation (m, negative under the sea) on its own grid.
+    nx, ny : int
+        Cells around the latitude circle and across the channel.
+    lat_south, lat_north : float
+        Latitudes of the channel walls (degrees); ``f0`` and ``beta`` are
+        taken at the middle latitude.
+    topo_scale : float
+        Land elevation is scaled by this factor (oceans are flat at 0), and
+        capped so the layer is at least ``min_depth`` deep.
+
+    Notes
+    -----
+    The free surface ``h + b`` is the 500 hPa height, ``b`` the scaled
+    topography; ``u`` and ``v`` are geostrophic, ``u = -(g/f) d(h+b)/dy`` and
+    ``v = (g/f) d(h+b)/dx`` by centred differences at the C-grid points, with
+    ``v = 0`` on the walls.
+    """
+    phi0 = math.radians(0.5 * (lat_south + lat_north))
+    Lx = 2 * math.pi * RADIUS * math.cos(phi0)
+    Ly = RADIUS * math.radians(lat_north - lat_south)
+    dx, dy = Lx / nx, Ly / ny
+    f0, beta = 2 * OMEGA * math.sin(phi0), 2 * OMEGA * math.cos(phi0) / RADIUS
+    yc = (np.arange(ny) + 0.5) * dy
+    xc = (np.arange(nx) + 0.5) * dx
+    plat = lat_south + np.degrees(yc / RADIUS)
+    plon = np.degrees(xc / (RADIUS * math.cos(phi0)))
+    LAT, LON = np.meshgrid(plat, plon, indexing="ij")
+    eta = _bilinear(np.asarray(z500, np.float64), lat, lon, LAT, LON)
+    b = np.maximum(_bilinear(np.asarray(elev, np.float64), elat, elon, LAT, LON), 0.0)
+    b = np.minimum(topo_scale * b, eta - min_depth)
+    params = Params(nx=nx, ny=ny, dx=dx, dy=dy, dt=1.0, g=G, f0=f0, beta=beta, walls=True)
+    f_corner = coriolis(params)                        # f at y = j dy (u and v rows use it)
+    f_centre = f0 + beta * (yc - 0.5 * ny * dy)
+    state = np.zeros((N_DRY, ny, nx))
+    state[F_H] = eta - b
+    # u at west faces (centre rows): -(g/f) d(eta)/dy, centred over two rows
+    deta_dy = (np.roll(eta, -1, axis=0) - np.roll(eta, 1, axis=0)) / (2 * dy)
+    deta_dy[0] = (eta[1] - eta[0]) / dy
+    deta_dy[-1] = (eta[-1] - eta[-2]) / dy
+    etau = 0.5 * (deta_dy + np.roll(deta_dy, 1, axis=1))
+    state[F_U] = -G / f_centre[:, None] * etau
+    # v at south faces (corner rows): (g/f) d(eta)/dx, zero on the walls
+    deta_dx = (eta - np.roll(eta, 1, axis=1)) / dx
+    etav = 0.5 * (deta_dx + np.roll(deta_dx, -1, axis=1))
+    etav = 0.5 * (etav + np.roll(etav, 1, axis=0))
+    state[F_V] = G / f_corner[:, None] * etav
+    state[F_V][0] = 0.0
+    umax = float(np.abs(state[F_U:F_V + 1]).max())
+    dt = cfl_dt(cfl, dx, dy, G, float(state[F_H].max()), umax)
+    params = Params(**{**params.__dict__, "dt": dt})
+    return Case(state, params, b, {"H": float(state[F_H].mean()), "lat_south": lat_south,
+                                   "lat_north": lat_north, "f0": f0, "beta": beta})
 
 
 CASES = {"wave": wave, "jet": jet, "unstable_jet": unstable_jet, "moist_jet": moist_jet}

@@ -38,7 +38,7 @@ def _serial(params: WeatherParams):
     if times[-1] != params.steps:
         times.append(params.steps)
     for t in times[1:]:
-        s, _ = run(s, case.params, t - done, step0=done)
+        s, _ = run(s, case.params, t - done, step0=done, b=case.b)
         done = t
         states.append(s)
     return case, states
@@ -142,3 +142,25 @@ def test_sigterm_then_resume_equals_clean_run(tmp_path):
     r = mpiexec(3, "run", job, "--resume", "-q", timeout=180)
     assert r.returncode == 0, r.stderr
     _assert_equals_serial(out, params)
+
+
+def test_real_case_from_debian_data(tmp_path):
+    from hpcmicro.workloads.weather import HEIGHTS, TOPOGRAPHY
+    if not (os.path.exists(HEIGHTS) and os.path.exists(TOPOGRAPHY)):
+        pytest.skip("real data not installed: run scripts/install_weather_data.sh")
+    job, params = _job(tmp_path, case="real", nx=64, ny=24, tile=16, steps_per_task=4,
+                       steps=16, output_every=8, physics=True)
+    r = mpiexec(3, "run", job, "-q", timeout=120)
+    assert r.returncode == 0, r.stderr
+    _assert_equals_serial(tmp_path / "w.h5", params)
+    case = build_case(params)
+    assert case.b is not None and case.b.max() > 500, "real topography (m) is used"
+    assert 4800 < (case.state[0] + case.b).mean() < 5900, "free surface = 500 hPa height (m)"
+
+
+def test_real_case_missing_file_is_a_clear_error(tmp_path):
+    job = tmp_path / "r.toml"
+    job.write_text('[job]\nworkload = "weather"\n\n[weather]\ncase = "real"\n'
+                   f'heights_file = "{tmp_path}/nope.nc"\n')
+    with pytest.raises(ConfigError, match="install_weather_data.sh"):
+        load_job(job, environ={})

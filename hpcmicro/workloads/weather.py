@@ -37,7 +37,10 @@ from .base import Workload, option
 #: Largest Courant number (dt (sqrt(gH) + |u|max) / min(dx, dy)) accepted; the
 #: AB2 scheme with eps = 0.1 was seen to blow up at 0.25 on the unstable jet.
 MAX_COURANT = 0.24
-CASES = ("wave", "jet", "unstable_jet")
+CASES = ("wave", "jet", "unstable_jet", "real")
+#: Debian's libncarg-data and ferret-datasets (scripts/install_weather_data.sh).
+HEIGHTS = "/usr/share/ncarg/data/cdf/hgt.nc"
+TOPOGRAPHY = "/usr/share/ferret-vis/data/etopo20.cdf"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -56,12 +59,57 @@ class WeatherParams:
     cfl: float = option(0.2, help="Courant number that sets dt when dt = 0", min=0,
                         min_exclusive=True)
     dt: float = option(0.0, help="time step in seconds (0: from cfl)", min=0)
+    heights_file: str = option(HEIGHTS, help="real case: netCDF-3 file of 500 hPa heights "
+                               "(HGT, lat, lon)")
+    month: int = option(0, help="real case: time index in heights_file", min=0)
+    topo_file: str = option(TOPOGRAPHY, help="real case: netCDF-3 ETOPO relief file")
+    topo_scale: float = option(0.5, help="real case: factor on land elevation", min=0)
+
+
+def read_latlon_grid(path: str, key: str, var: str | None = None):
+    """``(field, lat, lon)`` from a netCDF-3 file, finding the axes by units.
+
+    ``field`` is ``var`` or the file's variable of highest rank; latitude and
+    longitude are the 1-D variables whose units are degrees_north/east.
+    """
+    from pathlib import Path
+    if not Path(path).exists():
+        raise ConfigError(f"{path} does not exist; install the real data with "
+                          "'sudo scripts/install_weather_data.sh' (Debian packages "
+                          "libncarg-data and ferret-datasets) or set weather.{key}", key=key)
+    try:
+        from scipy.io import netcdf_file
+        with netcdf_file(path, "r", mmap=False) as f:
+            units = {n: getattr(v, "units", b"").decode().lower() for n, v in f.variables.items()}
+            lat = [n for n, u in units.items() if u == "degrees_north"]
+            lon = [n for n, u in units.items() if u == "degrees_east"]
+            name = var or max(f.variables, key=lambda n: len(f.variables[n].shape))
+            if not lat or not lon or name not in f.variables:
+                raise ConfigError(f"{path} is not a latitude-longitude grid (variables "
+                                  f"{sorted(f.variables)})", key=key)
+            return tuple(np.array(f.variables[n][:], dtype=np.float64)
+                         for n in (name, lat[0], lon[0]))
+    except (OSError, ValueError, TypeError) as e:
+        raise ConfigError(f"cannot read {path} as netCDF-3: {e}", key=key) from None
+
+
+def _real_case(p: "WeatherParams"):
+    from ..kernels import cases
+    z, lat, lon = read_latlon_grid(p.heights_file, "heights_file", "HGT")
+    if p.month >= z.shape[0]:
+        raise ConfigError(f"month = {p.month} but {p.heights_file} holds {z.shape[0]} "
+                          f"times (0..{z.shape[0] - 1})", key="month")
+    elev, elat, elon = read_latlon_grid(p.topo_file, "topo_file")
+    return cases.real_channel(z[p.month], lat, lon, elev, elat, elon, nx=p.nx, ny=p.ny,
+                              topo_scale=p.topo_scale, cfl=p.cfl)
 
 
 def build_case(p: WeatherParams):
     """The initial :class:`~hpcmicro.kernels.cases.Case` of the job (numba-free)."""
     from ..kernels import cases
-    if p.case in ("wave", "jet"):
+    if p.case == "real":
+        case = _real_case(p)
+    elif p.case in ("wave", "jet"):
         case = cases.make_case(p.case, n=p.nx, cfl=p.cfl)
     else:
         case = cases.make_case(p.case, nx=p.nx, ny=p.ny, cfl=p.cfl)
