@@ -22,7 +22,7 @@ import numpy as np
 
 from . import messages as m
 from .errors import EXIT_RESUMABLE, EXIT_TASKS_FAILED
-from .store import DONE, FAILED, PENDING
+from .store import DONE, FAILED, PENDING, StoreWriteError
 
 #: How long a drain may wait for running tasks before the master commits
 #: anyway and ends the job (Slurm's KillWait defaults to 30 s).
@@ -30,6 +30,10 @@ DRAIN_TIMEOUT = 20.0
 #: How long workers may take to set up (e.g. read a database) before the
 #: master gives up on them.
 STARTUP_TIMEOUT = 900.0
+#: Polling back-off of the master for round-based workloads: every round ends
+#: with the master noticing the last result, so it reacts within a millisecond
+#: or two (rounds are long, so this costs little CPU).
+RESIDENT_POLL = (2e-4, 1e-3)
 #: Master wait per loop when idle; it sleeps (never spins) between polls.
 MASTER_TICK = 0.02
 
@@ -62,6 +66,7 @@ class Master:
                  rounds=1, first_round=0):
         self.tp, self.policy, self.store, self.costs = transport, policy, store, costs
         self.hooks, self.rounds, self.first_round = hooks, rounds, first_round
+        self.resident = bool(getattr(hooks, "resident", False))
         self.max_attempts, self.commit_interval = max_attempts, commit_interval
         self.progress, self.log = progress, log
         self.workers = list(policy.workers)
@@ -73,7 +78,9 @@ class Master:
         self.drain_started = 0.0
         self.messages_in = 0
         self.fatal: str | None = None
+        self.store_error: str | None = None    # the output cannot be written (disk full...)
         self.loop_cpu = self.loop_wall = 0.0   # the coordinator's CPU and wall time while tasks ran
+        self.bytes_in = self.bytes_out = 0     # payload bytes through rank 0 while tasks ran
 
     # -- signals -----------------------------------------------------------
     def install_signal_handlers(self) -> None:
@@ -90,11 +97,14 @@ class Master:
         st = self.store.tasks["status"]
         self.n_done = int((st == DONE).sum())
         self.n_failed = int((st == FAILED).sum())
+        self.tp.count_out = True
         self._wait_for_workers()
-        self.tp.set_poll(*self.policy.poll)
+        # Rounds wait on the master between them: poll fast when they do.
+        self.tp.set_poll(*(RESIDENT_POLL if self.resident else self.policy.poll))
+        in0, out0 = self.tp.bytes_in, self.tp.bytes_out
         self._last_commit = time.monotonic()
         cpu0, wall0 = time.process_time(), time.perf_counter()
-        if self.rounds == 1:
+        if not self.resident:
             todo = np.flatnonzero(st == PENDING)
             self.left = len(todo)
             plan = self.policy.initial(todo, self.costs[todo])
@@ -105,12 +115,13 @@ class Master:
             self._loop()
         else:
             self._run_rounds()
+        self.bytes_in, self.bytes_out = self.tp.bytes_in - in0, self.tp.bytes_out - out0
         self.loop_cpu = time.process_time() - cpu0
         self.loop_wall = time.perf_counter() - wall0
-        self.store.commit()
+        self._commit()
         if self.progress:
             self.progress.close()
-        if (st == PENDING).any():
+        if (st == PENDING).any() or self.store_error:
             return "incomplete"
         return "failed" if self.n_failed else "complete"
 
@@ -136,12 +147,18 @@ class Master:
                 self.tp.send(rank, m.Round(r, r * per, hold, runners, costs))
             self.left = int((st[ids] == PENDING).sum())
             self._loop()
-            if self.left > 0 or self.n_failed or self.fatal:
+            if self.left > 0 or self.n_failed or self.fatal or self.store_error:
                 return
             holders = t["worker"][ids].astype(np.int64)
-            self.store.commit()
-            if self.hooks is not None:
-                self.hooks.end_round(self.store.group, r)
+            self._commit()
+            if self.hooks is not None and not self.store_error:
+                try:
+                    self.hooks.end_round(self.store.group, r)
+                except OSError as e:
+                    self._store_failed(f"cannot write the checkpoint of round {r} to "
+                                       f"{self.store.path}: {e}. Free some space, then run "
+                                       "the job again with --resume.")
+                    return
 
     def _loop(self) -> None:
         """Receive and commit until this placement's tasks are all final."""
@@ -153,8 +170,10 @@ class Master:
                 got = self.tp.recv(0.0)
             now = time.monotonic()
             if now - self._last_commit >= self.commit_interval:
-                self.store.commit()
+                self._commit()
                 self._last_commit = now
+            if self.store_error:
+                break               # nothing more can be saved: stop now, not after a drain
             if self.progress:
                 self.progress.update(self.n_done, self.n_failed)
             if self.signalled is not None and not self.draining:
@@ -203,6 +222,20 @@ class Master:
                 waiting.discard(got[0])
         self.tp.flush()
 
+    def _commit(self) -> None:
+        """Commit; a write the file system refuses ends the job resumable."""
+        try:
+            self.store.commit()
+        except StoreWriteError as e:
+            self._store_failed(str(e))
+
+    def _store_failed(self, why: str) -> None:
+        if self.store_error is None:
+            self.store_error = why
+            print(f"\nhpcmicro: {why}", file=self.log)
+            if not self.draining:
+                self._start_drain("the output cannot be written")
+
     def _live(self) -> set:
         return set(self.workers) - self.wedged
 
@@ -225,10 +258,10 @@ class Master:
             if msg.wedged:
                 self.wedged.add(src)
                 self.policy.remove_worker(src)
-                if self.rounds > 1:
+                if self.resident:
                     self.fatal = (f"a task hung on rank {src}; a round-based workload cannot "
                                   "continue without its data")
-            if len(msg.ids) and not self.draining and self.rounds == 1:
+            if len(msg.ids) and not self.draining and not self.resident:
                 self._place(msg.ids, msg.costs, avoid=src)
         elif isinstance(msg, m.SignalSeen):
             if self.signalled is None:
@@ -271,7 +304,7 @@ class Master:
                       f"last error:\n{f.message.rstrip()}", file=self.log)
             elif self.draining:
                 pass
-            elif self.rounds > 1:   # the task's data lives on that worker: retry there
+            elif self.resident:     # the task's data lives on that worker: retry there
                 self.tp.send(src, m.Assign(np.array([f.task_id]), self.costs[[f.task_id]]))
             else:
                 self._place(np.array([f.task_id]), self.costs[[f.task_id]], avoid=src)

@@ -24,7 +24,8 @@ from .master import Master
 from .progress import Progress
 from .scheduling import get_policy
 from .scheduling.base import usable_costs
-from .store import DONE, Lock, ResultStore, config_sha256
+from .store import (DONE, PENDING, InFlight, Lock, ResultStore, StoreWriteError,
+                    clear_inflight, collect_crashes, config_sha256)
 from .transport import LocalTransport, MPITransport, under_mpi_launcher
 from .worker import Worker
 from .workloads import resolve
@@ -39,10 +40,12 @@ def open_store(cfg: JobConfig, workload, costs, *, resume: bool, n_workers: int)
         offset = float(store.h5.attrs.get("wall_seconds", 0.0))
         store.set_attrs(status="incomplete", n_workers=n_workers,
                         restarts=int(store.h5.attrs.get("restarts", 0)) + 1)
+        charge_crashes(store, out, cfg.job.max_attempts)
         return store, offset
     if out.exists():
         raise OutputError(f"output {out} already exists; add --resume to continue that job, "
                           "or choose another output with -o (nothing was changed)")
+    clear_inflight(out)         # records of an older job of this name mean nothing now
     attrs = {
         "hpcmicro_version": __version__, "workload": workload.name,
         "scheduler": cfg.job.scheduler, "config": cfg.text, "config_sha256": sha,
@@ -51,6 +54,34 @@ def open_store(cfg: JobConfig, workload, costs, *, resume: bool, n_workers: int)
         "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
     return ResultStore.create(out, workload=workload, n_tasks=len(costs), attrs=attrs), 0.0
+
+
+def charge_crashes(store, out: Path, max_attempts: int, log=sys.stderr) -> int:
+    """Charge an attempt to each task that was running when its process crashed.
+
+    A task that has crashed its process ``max_attempts`` times is marked failed
+    (quarantined), so a resume does not crash again on it.  Returns how many
+    tasks were charged.  See :class:`~hpcmicro.store.InFlight`.
+    """
+    charged = 0
+    t = store.tasks
+    for c in collect_crashes(out):
+        tid = c["task"]
+        if not 0 <= tid < store.n_tasks or t["status"][tid] != PENDING:
+            continue
+        attempts = int(t["attempts"][tid]) + 1
+        final = attempts >= max_attempts
+        text = (f"task {tid} on rank {c['rank']} ({c['host']}), attempt {attempts} of "
+                f"{max_attempts}: the process crashed while running it:\n{c['dump']}")
+        store.record_failure(tid, int(c["rank"] or -1), 0.0, 0.0, text, final)
+        charged += 1
+        what = ("quarantined: marked failed, it will not run again" if final
+                else "it will be retried")
+        print(f"hpcmicro: task {tid} crashed rank {c['rank']} ({c['host']}) in the last run "
+              f"(attempt {attempts} of {max_attempts}); {what}", file=log)
+    clear_inflight(out)
+    store.commit()
+    return charged
 
 
 def run_master(tp, cfg: JobConfig, *, resume: bool, workers: list[int], quiet=False,
@@ -76,7 +107,7 @@ def run_master(tp, cfg: JobConfig, *, resume: bool, workers: list[int], quiet=Fa
         prog = Progress(todo, enabled=not quiet)
         rounds = wl.rounds()
         first = 0
-        if rounds > 1 and resume:
+        if wl.resident and resume:
             first = wl.first_round(store.group, store.tasks["status"])
             store.reset_from(first * (len(costs) // rounds))
             todo = int((store.tasks["status"] == 0).sum())
@@ -90,14 +121,26 @@ def run_master(tp, cfg: JobConfig, *, resume: bool, workers: list[int], quiet=Fa
                   f"({len(costs) - todo} already done), {len(workers)} worker(s), "
                   f"scheduler {cfg.job.scheduler}, output {cfg.job.output}", file=sys.stderr)
         status = master.run()
-        if status in ("complete", "failed"):      # every task is final
-            wl.finalize(store.group, store.tasks["status"] == DONE)
-        store.set_attrs(status=status, wall_seconds=time.time() - t0,
-                        coordinator_cpu_seconds=master.loop_cpu,
-                        coordinator_busy_seconds=master.loop_wall,
-                        coordinator_messages=master.messages_in)
+        try:
+            if status in ("complete", "failed"):      # every task is final
+                wl.finalize(store.group, store.tasks["status"] == DONE)
+            store.set_attrs(status=status, wall_seconds=time.time() - t0,
+                            coordinator_cpu_seconds=master.loop_cpu,
+                            coordinator_busy_seconds=master.loop_wall,
+                            coordinator_messages=master.messages_in,
+                            coordinator_bytes_in=master.bytes_in,
+                            coordinator_bytes_out=master.bytes_out)
+        except (OSError, StoreWriteError) as e:   # e.g. the disk filled up while finalizing
+            if not master.store_error:
+                master.store_error = str(e)
+                print(f"hpcmicro: cannot finish writing {cfg.job.output}: {e}. The task "
+                      "results are committed; free some space and run again with --resume.",
+                      file=sys.stderr)
+            status = "incomplete"
         store.close()
         master.stop_workers()
+        if status in ("complete", "failed"):
+            clear_inflight(cfg.job.output)
         code = master.exit_code(status)
         if master.fatal:
             print(f"hpcmicro: aborting: {master.fatal}", file=sys.stderr)
@@ -122,15 +165,20 @@ def run_worker(tp, cfg: JobConfig, t0: float, workers: list[int], handle_signals
     wl = resolve(cfg.job.workload)(cfg.params, cfg)
     wl.setup_worker()
     _, worker_cls = get_policy(cfg.job.scheduler)
+    inflight = InFlight(cfg.job.output, tp.rank)
     worker = Worker(tp, wl, worker_cls(tp.rank, workers, cfg.job.seed), t0,
-                    task_timeout=cfg.job.task_timeout)
+                    task_timeout=cfg.job.task_timeout, inflight=inflight)
     if handle_signals:
         worker.install_signal_handlers()
-    worker.run()
+    try:
+        worker.run()
+    finally:
+        inflight.close()
 
 
 def run_local(cfg: JobConfig, *, resume=False, n_workers=1, quiet=False) -> int:
     """Run the job in this process: master in this thread, workers in threads."""
+    check_launch(1, step_only=True)
     eps = LocalTransport.group(n_workers + 1)
     workers = list(range(1, n_workers + 1))
     threads = []
@@ -163,11 +211,24 @@ def _internal_error(rank: int, size: int, tb: str) -> int:
     return 1
 
 
-def check_launch(size: int, environ=os.environ) -> None:
-    """Refuse a launch that would run the job several times over."""
-    ntasks = environ.get("SLURM_STEP_NUM_TASKS") or environ.get("SLURM_NTASKS")
+class LaunchError(HpcmicroError):
+    """The ranks were started in a way that would run the job several times."""
+
+    exit_code = EXIT_USAGE
+
+
+def check_launch(size: int, environ=os.environ, step_only: bool = False) -> None:
+    """Refuse a launch that would run the job several times over.
+
+    ``step_only``: trust only ``SLURM_STEP_NUM_TASKS`` (set inside an ``srun``
+    step), not ``SLURM_NTASKS``, which a batch script also sees: one process
+    started by the batch script itself is a legitimate one-rank run.
+    """
+    ntasks = environ.get("SLURM_STEP_NUM_TASKS")
+    if not step_only:
+        ntasks = ntasks or environ.get("SLURM_NTASKS")
     if size == 1 and ntasks and ntasks.isdigit() and int(ntasks) > 1:
-        raise HpcmicroError(
+        raise LaunchError(
             f"this rank sees an MPI world of 1 rank, but Slurm started {ntasks} tasks: the "
             "tasks are separate one-rank jobs (srun --mpi=none, or an mpi4py built against "
             "another MPI), and each would run the whole job. Use srun --mpi=pmi2 with the "

@@ -31,7 +31,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-from .errors import OutputError
+from .errors import EXIT_RESUMABLE, OutputError
 
 #: Per-task bookkeeping datasets under ``/tasks`` and their dtypes.
 TASK_FIELDS = {
@@ -45,6 +45,15 @@ TASK_FIELDS = {
 PENDING, DONE, FAILED = 0, 1, 2
 #: Commits write whole aligned blocks of this many tasks that contain a change.
 BLOCK = 4096
+
+
+class StoreWriteError(OutputError):
+    """A commit could not be written (a full disk, a lost file system).
+
+    The file keeps its last complete commit, so the job ends resumable.
+    """
+
+    exit_code = EXIT_RESUMABLE
 
 
 def _dcpl():
@@ -87,8 +96,13 @@ class Lock:
             except OSError as e:
                 raise OutputError(f"cannot create the lock file {self.path}: {e}. Check that "
                                   "the output directory is writable.") from None
-            with os.fdopen(fd, "w") as fh:
-                json.dump(self._me(), fh)
+            try:
+                with os.fdopen(fd, "w") as fh:
+                    json.dump(self._me(), fh)
+            except OSError as e:        # e.g. a full disk: leave no half-written lock
+                self.path.unlink(missing_ok=True)
+                raise OutputError(f"cannot write the lock file {self.path}: {e}. Free some "
+                                  "space in the output directory and try again.") from None
             self.held = True
             return
         raise OutputError(self._held_message())
@@ -144,6 +158,8 @@ class ResultStore:
         self.n_tasks = len(self.tasks["status"])
         self.dirty = np.zeros(self.n_tasks, bool)
         self.errors: dict[int, str] = {}
+        #: Why writing failed (a full disk...); once set, nothing more is written.
+        self.broken: str | None = None
 
     @property
     def group(self) -> h5py.Group:
@@ -251,10 +267,38 @@ class ResultStore:
         self.dirty[later] = True
 
     def commit(self) -> int:
-        """Write every changed block: results, flush, then marks, flush.  Returns tasks written."""
+        """Write every changed block: results, flush, then marks, flush.  Returns tasks written.
+
+        Raises
+        ------
+        StoreWriteError
+            When the file system refuses a write (e.g. ``ENOSPC``).  The results
+            are written and flushed before the done marks, so the file keeps
+            its previous commit; after this error the store writes nothing more.
+        """
+        if self.broken:
+            return 0
         idx = np.flatnonzero(self.dirty)
         if not len(idx):
             return 0
+        try:
+            self._write_blocks(idx)
+        except (OSError, RuntimeError) as e:
+            self._fail(e)
+        return len(idx)
+
+    def _fail(self, e: BaseException) -> None:
+        try:        # what the file itself says is committed
+            done = str(int((self.h5["tasks/status"][...] == DONE).sum()))
+        except Exception:       # a damaged handle must not hide the real error
+            done = "an unknown number of"
+        self.broken = (f"cannot write to {self.path}: {str(e).strip() or type(e).__name__}. "
+                       f"The file keeps its last commit ({done} tasks done); nothing committed "
+                       "is lost. Free some space (or repair the file system), then run the "
+                       "job again with --resume.")
+        raise StoreWriteError(self.broken) from None
+
+    def _write_blocks(self, idx: np.ndarray) -> None:
         blocks = np.unique(idx // BLOCK)
         g = self.group
         for name, arr in self.values.items():
@@ -272,15 +316,130 @@ class ResultStore:
                 t[name][s] = self.tasks[name][s]
         self.h5.flush()
         self.dirty[:] = False
-        return len(idx)
 
     def set_attrs(self, **attrs) -> None:
-        """Set root attributes and flush."""
-        for k, v in attrs.items():
-            self.h5.attrs[k] = v
-        self.h5.flush()
+        """Set root attributes and flush (nothing once a write has failed)."""
+        if self.broken:
+            return
+        try:
+            for k, v in attrs.items():
+                self.h5.attrs[k] = v
+            self.h5.flush()
+        except (OSError, RuntimeError) as e:
+            self._fail(e)
 
     def close(self) -> None:
-        """Close the file (commit first)."""
+        """Close the file (a failed close after a failed write is not reported twice)."""
         if self.h5:
-            self.h5.close()
+            try:
+                self.h5.close()
+            except (OSError, RuntimeError):
+                if not self.broken:
+                    raise
+
+
+# -- crashed tasks -----------------------------------------------------------
+def inflight_dir(output) -> Path:
+    """The folder of per-rank in-flight records of ``output`` (``OUTPUT.inflight``)."""
+    return Path(str(output) + ".inflight")
+
+
+class InFlight:
+    """This rank's record of the task it is running, for crash quarantine.
+
+    Notes
+    -----
+    A task that kills its process (a segfault in a kernel) takes the whole MPI
+    job with it, master included, so nothing in memory survives to say which
+    task did it.  Each worker therefore keeps two small files in
+    ``OUTPUT.inflight/``:
+
+    * ``rank-R.json``: fixed-width JSON naming the task running now (-1: none),
+      rewritten in place with one ``pwrite`` before each task (about 2 us, no
+      fsync: a crashed *process* loses nothing the kernel already has);
+    * ``HOST-PID.crash``: where :mod:`faulthandler` writes if the process dies
+      of SIGSEGV, SIGBUS, SIGFPE, SIGILL or SIGABRT.  A SIGKILL (MPI tearing
+      the job down, Slurm's KillWait) leaves it empty, so a healthy task that
+      was merely running when the job died is not blamed.
+
+    On ``--resume`` the master reads them (:func:`collect_crashes`) before any
+    worker starts: each task named by a rank whose process crashed is charged
+    one attempt, and is marked failed (quarantined) after ``max_attempts``.
+    """
+
+    def __init__(self, output, rank: int):
+        d = inflight_dir(output)
+        host = "".join(c if c.isalnum() or c in "-." else "_" for c in socket.gethostname())
+        self.fd = None
+        self._crash = None
+        try:
+            d.mkdir(parents=True, exist_ok=True)
+            self._crash = open(d / f"{host}-{os.getpid()}.crash", "w")
+            self.fd = os.open(d / f"rank-{rank}.json", os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o644)
+        except OSError:         # e.g. a full disk: run without crash quarantine
+            self.close()
+            return
+        self._fmt = (json.dumps({"rank": rank, "host": socket.gethostname(),
+                                 "pid": os.getpid(), "crash": self._crash.name})[:-1]
+                     + ', "task": %20d}\n')
+        import faulthandler
+        faulthandler.enable(file=self._crash, all_threads=True)
+        self.mark(-1)
+
+    def mark(self, task_id: int) -> None:
+        """Record that ``task_id`` runs now (-1: nothing runs)."""
+        if self.fd is not None:
+            try:
+                os.pwrite(self.fd, (self._fmt % task_id).encode(), 0)
+            except OSError:
+                self.close()
+
+    def close(self) -> None:
+        """Stop recording (the files stay for the master to read or remove)."""
+        if self.fd is not None:
+            os.close(self.fd)
+            self.fd = None
+        if self._crash is not None:
+            import faulthandler
+            faulthandler.disable()
+            self._crash.close()
+            self._crash = None
+
+
+def collect_crashes(output) -> list[dict]:
+    """Tasks that were running in a process that crashed, from ``OUTPUT.inflight``.
+
+    Returns one dict per such task: ``task``, ``rank``, ``host``, ``pid`` and
+    ``dump`` (the faulthandler text).  Unreadable records are ignored: they
+    are only ever our own JSON, and are never executed or unpickled.
+    """
+    found = []
+    d = inflight_dir(output)
+    if not d.is_dir():
+        return found
+    for rec in sorted(d.glob("rank-*.json")):
+        try:
+            r = json.loads(rec.read_text())
+            task, crash = int(r["task"]), Path(r["crash"]).name
+        except (OSError, ValueError, KeyError, TypeError):
+            continue
+        try:
+            dump = (d / crash).read_text(errors="replace").strip()
+        except OSError:
+            dump = ""
+        if task >= 0 and dump:
+            found.append({"task": task, "rank": r.get("rank"), "host": r.get("host"),
+                          "pid": r.get("pid"), "dump": dump})
+    return found
+
+
+def clear_inflight(output) -> None:
+    """Remove ``OUTPUT.inflight`` (its records were read, or the job is over)."""
+    d = inflight_dir(output)
+    if d.is_dir():
+        for f in d.iterdir():
+            f.unlink(missing_ok=True)
+        try:
+            d.rmdir()
+        except OSError:
+            pass

@@ -15,7 +15,9 @@ Two transports share one small interface (``rank``, ``size``, ``send``,
 from __future__ import annotations
 
 import os
+import pickle
 import queue
+import select
 import sys
 import time
 from typing import Any
@@ -30,6 +32,14 @@ MPI_LAUNCHER_VARS = ("PMI_RANK", "PMI_SIZE", "PMI_FD", "PMIX_RANK",
 #: idle rank well under 5% of a core (one improbe + wake-up costs ~10 us).
 POLL_MIN = 20e-6
 POLL_MAX = 2e-3
+
+
+def _drain(fd: int) -> None:
+    try:
+        while os.read(fd, 4096):
+            pass
+    except BlockingIOError:
+        pass
 
 
 def under_mpi_launcher(environ=os.environ) -> bool:
@@ -51,11 +61,16 @@ class MPITransport:
         self._pending: list = []
         self._status = MPI.Status()
         self.poll_min, self.poll_max = POLL_MIN, POLL_MAX
+        self.bytes_in = 0           # payload bytes received (from the probes' status)
+        self.bytes_out = 0          # payload bytes sent, counted only if count_out
+        self.count_out = False
         self._delay = POLL_MIN      # current poll interval; grows while nothing arrives
 
     def send(self, dest: int, msg: Any) -> None:
         """Send ``msg`` to ``dest`` without blocking (a reply is likely: poll fast)."""
         self._delay = self.poll_min
+        if self.count_out:          # the master's few messages: pickling twice is cheap
+            self.bytes_out += len(pickle.dumps(msg, protocol=pickle.HIGHEST_PROTOCOL))
         self._pending.append(self.comm.isend(msg, dest=dest, tag=1))
         if len(self._pending) > 64:
             self._reap()
@@ -63,21 +78,32 @@ class MPITransport:
     def _reap(self) -> None:
         self._pending = [r for r in self._pending if not r.Test()]
 
-    def recv(self, timeout: float = 0.0):
-        """Return ``(source, msg)``, or None if nothing arrives within ``timeout``."""
+    def recv(self, timeout: float = 0.0, wake: int | None = None):
+        """Return ``(source, msg)``, or None if nothing arrives within ``timeout``.
+
+        ``wake`` is the read end of a pipe: a byte written to it by another
+        thread ends the wait at once (the sleep is a ``select`` on it).
+        """
         deadline = time.monotonic() + timeout
         status = self._status
         while True:
             m = self.comm.improbe(source=self.MPI.ANY_SOURCE, tag=1, status=status)
             if m is not None:
                 self._delay = self.poll_min
+                self.bytes_in += status.Get_count(self.MPI.BYTE)
                 return status.Get_source(), m.recv()
             if self._pending:
                 self._reap()
             now = time.monotonic()
             if now >= deadline:
                 return None
-            time.sleep(min(self._delay, deadline - now))
+            pause = min(self._delay, deadline - now)
+            if wake is None:
+                time.sleep(pause)
+            elif select.select([wake], [], [], pause)[0]:
+                _drain(wake)
+                self._delay = self.poll_min
+                return None
             self._delay = min(self._delay * 2, self.poll_max)
 
     def set_poll(self, lo: float, hi: float) -> None:
@@ -143,12 +169,15 @@ class LocalTransport:
         boxes = [queue.SimpleQueue() for _ in range(n)]
         return [cls(r, boxes) for r in range(n)]
 
+    bytes_in = bytes_out = 0        # nothing is serialised in-process
+    count_out = False
+
     def send(self, dest: int, msg: Any) -> None:
         """Deliver ``msg`` to ``dest``'s mailbox."""
         self._boxes[dest].put((self.rank, msg))
 
-    def recv(self, timeout: float = 0.0):
-        """Return ``(source, msg)`` or None after ``timeout`` seconds."""
+    def recv(self, timeout: float = 0.0, wake: int | None = None):
+        """Return ``(source, msg)`` or None after ``timeout`` seconds (``wake`` unused)."""
         try:
             if timeout <= 0:
                 return self._boxes[self.rank].get_nowait()

@@ -15,6 +15,7 @@ more work; the master aborts the job once the output file is safe.
 from __future__ import annotations
 
 import collections
+import os
 import signal
 import threading
 import time
@@ -51,14 +52,18 @@ class Worker:
         ``time.time()`` at job start, shared by all ranks, for start/stop stamps.
     task_timeout
         Seconds after which a running task is reported as timed out (0: never).
+    inflight
+        A :class:`~hpcmicro.store.InFlight` record told each task id before the
+        task runs (for crash quarantine), or None.
     """
 
     def __init__(self, transport, workload, policy, t0: float, task_timeout: float = 0.0,
-                 master: int = 0):
+                 master: int = 0, inflight=None):
+        self.inflight = inflight
         self.tp, self.wl, self.policy = transport, workload, policy
         self.t0, self.task_timeout, self.master = t0, task_timeout, master
         self.fields = list(workload.result_fields())
-        self.resident = workload.rounds() > 1     # tasks carry data when stolen
+        self.resident = workload.resident      # tasks carry their data when stolen
         self.cv = threading.Condition()
         self.queue: collections.deque = collections.deque()   # (id, cost, stolen)
         self.queued_cost = 0.0
@@ -68,6 +73,11 @@ class Worker:
         self.first_unsent = None
         self.draining = self.stopping = self.wedged = False
         self.timed_out: int | None = None
+        # The task thread writes a byte here when its queue runs dry, so the
+        # agent sends the results (and asks for work) at once, not a poll later.
+        self._wake_r, self._wake_w = os.pipe()
+        os.set_blocking(self._wake_r, False)
+        os.set_blocking(self._wake_w, False)
         self.round = -1                  # round-based workloads: the current round
         self.round_tasks = None          # (ids, costs) waiting for the round's data
         self.early: list = []            # Data for a round not begun here yet
@@ -77,8 +87,11 @@ class Worker:
     # -- task thread -----------------------------------------------------
     def _task_loop(self) -> None:
         wl, t0 = self.wl, self.t0
+        mark = self.inflight.mark if self.inflight is not None else (lambda tid: None)
         while True:
             with self.cv:
+                if not self.queue or self.draining or self.wedged:
+                    mark(-1)         # idle: a crash now is no task's fault
                 while not self.queue or self.draining or self.wedged:
                     if self.stopping:
                         return
@@ -86,6 +99,7 @@ class Worker:
                 tid, cost, stolen = self.queue.popleft()
                 self.queued_cost -= cost
                 self.current = (tid, cost, time.monotonic())
+            mark(tid)                # one pwrite, before the task can crash the process
             start = time.time() - t0
             try:
                 value = wl.run_task(int(tid))
@@ -103,6 +117,12 @@ class Worker:
                 self.busy += stop - start
                 if self.first_unsent is None:
                     self.first_unsent = time.monotonic()
+                dry = len(self.queue) <= 1
+            if dry:
+                try:
+                    os.write(self._wake_w, b"x")
+                except BlockingIOError:
+                    pass             # the agent has a wake-up pending already
 
     # -- agent -------------------------------------------------------------
     def run(self) -> None:
@@ -111,7 +131,7 @@ class Worker:
         thread.start()
         self.tp.send(self.master, m.Hello(self.tp.processor_name()))
         while not self.stopping:
-            got = self.tp.recv(timeout=AGENT_TICK)
+            got = self.tp.recv(timeout=AGENT_TICK, wake=self._wake_r)
             while got is not None:
                 self._handle(*got)
                 if self.stopping:

@@ -35,6 +35,7 @@ def serial(n, rounds):
 class Ring(Workload):
     name = "ring"
     Params = RingParams
+    resident = True
 
     def rounds(self):
         return self.params.rounds

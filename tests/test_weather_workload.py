@@ -164,3 +164,10 @@ def test_real_case_missing_file_is_a_clear_error(tmp_path):
                    f'heights_file = "{tmp_path}/nope.nc"\n')
     with pytest.raises(ConfigError, match="install_weather_data.sh"):
         load_job(job, environ={})
+
+
+def test_a_single_round_job(tmp_path):
+    job, params = _job(tmp_path, steps=3, output_every=3)
+    r = mpiexec(3, "run", job, "-q", timeout=120)
+    assert r.returncode == 0, r.stderr
+    _assert_equals_serial(tmp_path / "w.h5", params)

@@ -102,11 +102,14 @@ class Workload:
         """
 
     # -- rounds (optional) ---------------------------------------------------
-    #: Tasks run in rounds when :meth:`rounds` > 1: task ``r * P + j`` is the
-    #: j-th task of round r (``P = n_tasks // rounds``), and round r+1 starts
-    #: once round r is done.  Workers keep each task's data resident between
-    #: rounds (owner computes); only what :meth:`begin_round` returns moves
-    #: between ranks, and a task's whole data moves only when it is stolen.
+    #: True: tasks run in rounds and keep data resident on workers.  Task
+    #: ``r * P + j`` is the j-th task of round r (``P = n_tasks // rounds()``),
+    #: and round r+1 starts once round r is done.  Workers keep each task's
+    #: data between rounds (owner computes); only what :meth:`begin_round`
+    #: returns moves between ranks, and a task's whole data moves only when it
+    #: is stolen or placed elsewhere.
+    resident: ClassVar[bool] = False
+
     def rounds(self) -> int:
         """Number of rounds (1: all tasks are independent)."""
         return 1

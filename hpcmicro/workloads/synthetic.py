@@ -39,6 +39,8 @@ class SyntheticParams:
     fail_times: int = option(1_000_000, help="how many attempts of each fail_tasks task raise",
                              min=0)
     hang_tasks: list = option([], help="task ids that hang (for fault tests)")
+    segfault_tasks: list = option([], help="task ids that crash their process with a real "
+                                  "segmentation fault (for fault tests)")
 
 
 def durations(p: SyntheticParams, seed: int) -> np.ndarray:
@@ -84,7 +86,7 @@ class Synthetic(Workload):
         self._failed: dict[int, int] = {}
 
     def check(self):
-        for key in ("fail_tasks", "hang_tasks"):
+        for key in ("fail_tasks", "hang_tasks", "segfault_tasks"):
             ids = getattr(self.params, key)
             if not all(isinstance(i, int) and 0 <= i < self.params.n_tasks for i in ids):
                 raise ConfigError(f"{key} must list task ids between 0 and n_tasks-1, got {ids}",
@@ -108,6 +110,9 @@ class Synthetic(Workload):
 
     def run_task(self, task_id):
         p = self.params
+        if task_id in p.segfault_tasks:
+            import ctypes
+            ctypes.string_at(0)        # reads address 0: SIGSEGV, as a broken kernel would
         if task_id in p.hang_tasks:
             while True:
                 time.sleep(1.0)

@@ -132,6 +132,7 @@ class Weather(Workload):
 
     name = "weather"
     Params = WeatherParams
+    resident = True
 
     def __init__(self, params, job):
         super().__init__(params, job)
@@ -258,6 +259,15 @@ class Weather(Workload):
         self.start = read_checkpoint(self.job.job.output)
         if self.start is None:
             self.start = self.case.state
+        self._warm_up()
+
+    def _warm_up(self) -> None:
+        """Load the compiled kernel now, before the clock starts, not in a task."""
+        from ..kernels import tiling
+        from ..kernels.shallow_water import advance_tile
+        padded = tiling.extract_padded(self.start, self.grid.bounds(0), 1)
+        advance_tile(padded, self.case.params, 1, 1, 1, self.grid.bounds(0)[0],
+                     self._padded_b(0, 1))
 
     def begin_round(self, r, first_id, holders, runners, rank):
         from ..kernels import tiling
