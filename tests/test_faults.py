@@ -171,12 +171,13 @@ def test_hanging_task_times_out_and_job_ends(tmp_path):
 
 
 def test_second_job_on_same_output_is_refused(tmp_path):
-    job = synthetic_job(tmp_path, n_tasks=100, mean_ms=20.0, distribution="constant")
+    job = synthetic_job(tmp_path, n_tasks=600, mean_ms=20.0, distribution="constant")
     out = tmp_path / "job.h5"
     p = _start(2, job)
     _wait_for_progress(p, out, 3)
     for env in ({}, {"HDF5_USE_FILE_LOCKING": "FALSE"}):
         r = hpcmicro("run", job, "--resume", "-q", env=env)
+        assert p.poll() is None, "the first job must still be running for this test to mean anything"
         assert r.returncode == 2
         assert "is in use by another job" in r.stderr and "pid" in r.stderr
     p.communicate(timeout=60)
