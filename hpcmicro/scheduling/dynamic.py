@@ -50,6 +50,7 @@ class DynamicMaster(MasterPolicy):
         self.mean_task_seconds: float | None = None
 
     def initial(self, ids, costs):
+        """Hold every task (largest estimate first) and send each worker a first small batch."""
         order = np.argsort(-costs, kind="stable") if informative(costs) else np.arange(len(ids))
         self._ids, self._costs, self._head = ids[order], costs[order], 0
         plan = {}
@@ -81,11 +82,13 @@ class DynamicMaster(MasterPolicy):
         return max(1, min(want, guided))
 
     def on_more_work(self, worker):
+        """The next batch for a worker that asked, or None when nothing is left."""
         if self._head >= len(self._ids):
             return None
         return self._take(self.batch_size())
 
     def on_results(self, worker, n_done, busy):
+        """Update the running mean task time from a batch of results."""
         if n_done <= 0:
             return
         m = busy / n_done
@@ -93,6 +96,7 @@ class DynamicMaster(MasterPolicy):
         self.mean_task_seconds = m if old is None else (1 - EWMA_WEIGHT) * old + EWMA_WEIGHT * m
 
     def pending(self):
+        """Tasks not yet sent to any worker."""
         return len(self._ids) - self._head
 
 
@@ -107,10 +111,12 @@ class DynamicWorker(WorkerPolicy):
         self.exhausted = False  # the master said it has nothing left
 
     def on_batch(self, n):
+        """Remember the size of the last batch (the next request comes at half of it)."""
         super().on_batch(n)
         self.last_batch = max(1, n)
 
     def want_work(self, queued, now):
+        """Ask the master while at most half of the last batch is queued."""
         if not self.started or self.outstanding is not None or self.exhausted:
             return None
         if queued <= self.last_batch // 2:
@@ -118,6 +124,7 @@ class DynamicWorker(WorkerPolicy):
         return None
 
     def on_reply(self, req_id, n_got, now):
+        """An empty reply means the master has nothing left: stop asking."""
         fresh = super().on_reply(req_id, n_got, now)
         if fresh and n_got == 0:
             self.exhausted = True

@@ -15,6 +15,7 @@ class StaticMaster(MasterPolicy):
     name = "static"
 
     def initial(self, ids, costs):
+        """Contiguous blocks of equal estimated cost, one per worker."""
         return block_placement(ids, costs, self.workers)
 
     def place_round(self, ids, costs, holders):

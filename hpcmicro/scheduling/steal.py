@@ -44,6 +44,7 @@ class StealMaster(MasterPolicy):
     name = "steal"
 
     def initial(self, ids, costs):
+        """Longest-estimate-first placement (LPT) on the workers."""
         return lpt_placement(ids, costs, self.workers)
 
 
@@ -81,6 +82,7 @@ class StealWorker(WorkerPolicy):
         self.tried: set[int] = set()
 
     def want_work(self, queued, now):
+        """Ask a random untried peer when the queue is nearly empty and not backing off."""
         if (not self.started or self.outstanding is not None or not self.peers
                 or queued > LOW_WATER):
             return None
@@ -92,6 +94,7 @@ class StealWorker(WorkerPolicy):
         return AskPeer(victim, self._new_request())
 
     def on_reply(self, req_id, n_got, now):
+        """Reset on success; after a round of empty replies, back off exponentially."""
         if not super().on_reply(req_id, n_got, now):
             return False
         if n_got:
@@ -106,4 +109,5 @@ class StealWorker(WorkerPolicy):
         return True
 
     def share(self, tail_costs, queued, running, thief_load):
+        """How many tail tasks to hand a thief (see :func:`tasks_to_give`)."""
         return tasks_to_give(tail_costs, queued, running, thief_load)

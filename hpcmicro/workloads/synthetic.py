@@ -86,6 +86,7 @@ class Synthetic(Workload):
         self._failed: dict[int, int] = {}
 
     def check(self):
+        """Fault-test task ids must be valid task ids."""
         for key in ("fail_tasks", "hang_tasks", "segfault_tasks"):
             ids = getattr(self.params, key)
             if not all(isinstance(i, int) and 0 <= i < self.params.n_tasks for i in ids):
@@ -100,15 +101,19 @@ class Synthetic(Workload):
         return self._d
 
     def make_tasks(self):
+        """The cost estimates the scheduler sees."""
         return estimates(self.params, self.d, self.seed)
 
     def result_fields(self):
+        """Measured and planned duration of each task (seconds)."""
         return {"duration": ((), "f8"), "planned": ((), "f8")}
 
     def setup_worker(self):
+        """Draw the durations once per rank."""
         _ = self.d
 
     def run_task(self, task_id):
+        """Sleep or spin for the task's duration (or fail/hang for fault tests)."""
         p = self.params
         if task_id in p.segfault_tasks:
             import ctypes

@@ -156,6 +156,7 @@ class Weather(Workload):
         return self._grid
 
     def check(self) -> None:
+        """Refuse grids, tiles, halos, output steps and time steps that cannot run."""
         p = self.params
         if p.case in ("wave", "jet") and p.nx != p.ny:
             raise ConfigError(f"case {p.case!r} is a square domain: set ny = nx "
@@ -178,6 +179,7 @@ class Weather(Workload):
 
     # -- layout ------------------------------------------------------------
     def rounds(self) -> int:
+        """One round per ``steps_per_task`` steps (the last may be shorter)."""
         return math.ceil(self.params.steps / self.params.steps_per_task)
 
     def steps_in(self, r: int) -> int:
@@ -198,20 +200,24 @@ class Weather(Workload):
         return times.index(end) if end in times else None
 
     def make_tasks(self) -> np.ndarray:
+        """Initial cost estimates: the cells of each tile, every round."""
         g = self.grid
         cells = np.array([(b[1] - b[0]) * (b[3] - b[2]) for b in map(g.bounds, range(g.n_tiles))],
                          dtype=np.float64)
         return np.tile(cells, self.rounds())
 
     def result_fields(self):
+        """Physics iterations of each task (its measured cost)."""
         return {"cost": ((), "i8")}       # physics iterations (halo work included)
 
     # -- master: output file -------------------------------------------------
     def prepare_output(self, group) -> None:
+        """Create the netCDF-compatible layout and write the initial state."""
         create_layout(group, self)
         self._write_state(group, 0, self.case.state, cost=0)
 
     def store_extras(self, group, task_id, extras) -> None:
+        """Write a tile of an output step and keep it for the checkpoint."""
         r, t = divmod(task_id, self.grid.n_tiles)
         k = self.out_index(r)
         if k is None or "state" not in extras:
@@ -221,6 +227,7 @@ class Weather(Workload):
         buf.setdefault(r, {})[t] = extras["state"]
 
     def end_round(self, group, r: int) -> None:
+        """At an output step: diagnostics and the checkpoint of the whole state."""
         k = self.out_index(r)
         if k is None:
             return
@@ -245,10 +252,12 @@ class Weather(Workload):
             write_checkpoint(group, state, checkpoint_round)
 
     def first_round(self, group, status) -> int:
+        """The round after the last checkpoint."""
         return int(group["checkpoint"].attrs["round"]) + 1
 
     # -- worker --------------------------------------------------------------
     def setup_worker(self) -> None:
+        """Start from the checkpoint (resume) or the initial state; load the kernel."""
         self.tiles: dict[int, np.ndarray] = {}
         self.pieces: dict = defaultdict(dict)
         self.ready: dict = {}
@@ -270,6 +279,7 @@ class Weather(Workload):
                      self._padded_b(0, 1))
 
     def begin_round(self, r, first_id, holders, runners, rank):
+        """Send halo strips (and tiles placed elsewhere) to the ranks that need them."""
         from ..kernels import tiling
         ks = self.steps_in(r)
         g = self.grid
@@ -289,20 +299,24 @@ class Weather(Workload):
         return dict(out)
 
     def receive(self, r, src, payload) -> None:
+        """File strips and tiles that arrived for this round."""
         for tile, key, arr in payload:
             self.pieces[(r, tile)][key] = arr
 
     def round_ready(self, r) -> bool:
+        """True when every tile this rank runs has its interior and 8 strips."""
         return all((r, t) in self.ready or len(self.pieces.get((r, t), ())) == 9
                    for t in self.mine)
 
     def export_task(self, task_id):
+        """Hand over a stolen tile's padded input (or its pieces)."""
         r, t = divmod(task_id, self.grid.n_tiles)
         if (r, t) in self.ready:
             return ("padded", self.ready.pop((r, t)))
         return ("pieces", self.pieces.pop((r, t)))
 
     def import_task(self, task_id, payload) -> None:
+        """Take over a stolen tile's padded input (or its pieces)."""
         r, t = divmod(task_id, self.grid.n_tiles)
         kind, data = payload
         if kind == "padded":
@@ -320,6 +334,7 @@ class Weather(Workload):
         return self._bpad[key]
 
     def run_task(self, task_id) -> dict[str, Any]:
+        """Advance one padded tile; keep its interior here for the next round."""
         from ..kernels import tiling
         from ..kernels.shallow_water import advance_tile
         r, t = divmod(task_id, self.grid.n_tiles)
