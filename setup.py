@@ -26,7 +26,7 @@ setup(
         "mpi4py>=3.1",
         "mpich; platform_system == 'Linux'",
         "h5py>=3.8",
-        "matplotlib>=3.6",
+        "matplotlib>=3.7",
         "scipy>=1.8",          # netCDF-3 reader for the weather workload's real data
         "tomli>=2.0; python_version < '3.11'",
     ],

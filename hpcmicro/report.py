@@ -174,7 +174,10 @@ def read_trace(f, path) -> JobTrace:
     bad = np.flatnonzero(cols["status"] == FAILED)
     if len(bad) and "error" in t:
         for tid in bad[:1000]:
-            errors[int(tid)] = _text(t["error"][tid])
+            try:
+                errors[int(tid)] = _text(t["error"][tid])
+            except (OSError, ValueError) as e:    # a damaged heap: say so, go on
+                errors[int(tid)] = f"(error text unreadable: {e})"
     attrs = {k: (_text(v) if isinstance(v, (bytes, str)) else v) for k, v in f.attrs.items()}
     return JobTrace(Path(path), attrs, cols["status"], cols["worker"].astype(np.int64),
                     cols["start"].astype(np.float64), cols["stop"].astype(np.float64),
@@ -182,13 +185,17 @@ def read_trace(f, path) -> JobTrace:
 
 
 # -- job metrics --------------------------------------------------------------
-def merged_intervals(start: np.ndarray, stop: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def merged_intervals(start: np.ndarray, stop: np.ndarray,
+                     gap: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
     """Union of intervals ``[start, stop]`` as sorted, disjoint intervals.
 
     Parameters
     ----------
     start, stop : numpy.ndarray
         Interval ends (any order; ``stop >= start``).
+    gap : float
+        Also merge intervals separated by less than this (0: only overlaps
+        and touching intervals).
 
     Returns
     -------
@@ -200,7 +207,7 @@ def merged_intervals(start: np.ndarray, stop: np.ndarray) -> tuple[np.ndarray, n
     order = np.argsort(start, kind="stable")
     s, e = start[order], np.maximum.accumulate(stop[order])
     new = np.ones(len(s), bool)
-    new[1:] = s[1:] > e[:-1]
+    new[1:] = (s[1:] - e[:-1] >= gap) if gap > 0 else (s[1:] > e[:-1])
     first = np.flatnonzero(new)
     last = np.r_[first[1:] - 1, len(s) - 1]
     return s[first], e[last]
@@ -456,10 +463,11 @@ def top_hits_table(g, n_queries: int = TOP_QUERIES, per_query: int = TOP_HITS) -
     for qi in range(min(n_queries, len(qn))):
         rows = np.flatnonzero(q == qi)[:per_query]
         if not len(rows):
-            lines.append(f"| {qn[qi]} | - | (no hit with a positive score) | | | | | |")
+            lines.append(f"| {_md(qn[qi])} | - | (no hit with a positive score) | | | | | |")
         for rank, r in enumerate(rows, 1):
             e, b = cols["evalue"][r], cols["bitscore"][r]
-            lines.append(f"| {qn[qi]} | {rank} | {_text(tn[t[r]])} | {cols['score'][r]} | "
+            lines.append(f"| {_md(qn[qi])} | {rank} | {_md(_text(tn[t[r]]))} | "
+                         f"{cols['score'][r]} | "
                          f"{'NA' if math.isnan(b) else f'{b:.1f}'} | "
                          f"{'NA' if math.isnan(e) else f'{e:.2g}'} | "
                          f"{cols['pident'][r]:.1f} | {cols['length'][r]} |")
@@ -467,6 +475,11 @@ def top_hits_table(g, n_queries: int = TOP_QUERIES, per_query: int = TOP_HITS) -
 
 
 # -- the report -------------------------------------------------------------------
+def _md(text: str) -> str:
+    """Text safe inside a Markdown table cell (sequence ids contain '|')."""
+    return str(text).replace("\\", "\\\\").replace("|", "\\|")
+
+
 def _fmt_s(x: float) -> str:
     if not np.isfinite(x):
         return "n/a"
@@ -508,11 +521,13 @@ class _Report:
         self.missing: list[str] = []
 
     def fig(self, name: str, caption: str, draw, *args, **kw) -> None:
+        """Draw one figure with ``draw(path, *args, **kw)``; list it unless it returns False."""
         path = self.outdir / name
         if draw(path, *args, **kw) is not False:
             self.figures.append((name, caption))
 
     def add(self, *lines: str) -> None:
+        """Append lines to the summary."""
         self.lines.extend(lines)
 
 
@@ -525,16 +540,19 @@ def _job_section(rep: _Report, trace: JobTrace, threshold: float) -> None:
             f"{trace.n_workers} worker(s), status **{a.get('status', '?')}**",
             f"- tasks: {c['n']} in all, {c['done']} done, {c['failed']} failed, "
             f"{c['pending']} pending",
-            f"- wall time {_fmt_s(float(a.get('wall_seconds', math.nan)))}, "
+            f"- wall time {_fmt_s(float(a.get('wall_seconds', 0.0) or math.nan))}, "
             f"restarts {a.get('restarts', 0)}, started {a.get('started', '?')}",
             f"- coordinator: {_fmt_s(float(a.get('coordinator_cpu_seconds', math.nan)))} CPU, "
             f"{_fmt_s(float(a.get('coordinator_busy_seconds', math.nan)))} busy",
             "")
     if c["pending"]:
-        rep.missing.append(f"{c['pending']} of {c['n']} tasks are pending (never finished)")
+        rep.missing.append(f"{c['pending']} of {c['n']} tasks are pending (not finished)")
     if c["failed"]:
         rep.missing.append(f"{c['failed']} of {c['n']} tasks failed (see below)")
-    if a.get("status") == "incomplete":
+    if Path(f"{trace.path}.lock").exists():
+        rep.missing.append(f"a job holds {trace.path.name}.lock: it is probably still running, "
+                           "and this report is a snapshot")
+    elif a.get("status") == "incomplete":
         rep.missing.append("the job stopped early (status incomplete); `hpcmicro run JOB "
                            "--resume` finishes it")
     if not c["done"] and not c["failed"]:
@@ -557,7 +575,8 @@ def _job_section(rep: _Report, trace: JobTrace, threshold: float) -> None:
         rep.add(f"The job was resumed {a.get('restarts')} time(s): times continue across runs, "
                 "and W is the worker count of the last run.", "")
     rep.add("### Workers", "",
-            f"Over the job span (first task start to last task stop, {_fmt_s(wt.span[1] - wt.span[0])}), "
+            "Over the job span (first task start to last task stop, "
+            f"{_fmt_s(wt.span[1] - wt.span[0])}), "
             "each worker's time is **busy** (inside its tasks), **overhead** (gaps shorter than "
             f"{wt.threshold * 1e3:g} ms between two consecutive tasks: handing over results and "
             "getting the next task) or **idle** (longer gaps, and the time before its first and "
@@ -565,7 +584,8 @@ def _job_section(rep: _Report, trace: JobTrace, threshold: float) -> None:
             "| worker (rank) | tasks | stolen | busy | overhead | idle | busy share |",
             "|---:|---:|---:|---:|---:|---:|---:|")
     span = wt.span[1] - wt.span[0]
-    show = np.arange(len(wt.ranks)) if len(wt.ranks) <= 32 else np.r_[0:16, len(wt.ranks) - 16:len(wt.ranks)]
+    k = len(wt.ranks)
+    show = np.arange(k) if k <= 32 else np.r_[0:16, k - 16:k]
     for i in show:
         rep.add(f"| {wt.ranks[i]} | {wt.tasks[i]} | {wt.stolen[i]} | {_fmt_s(wt.busy[i])} | "
                 f"{_fmt_s(wt.overhead[i])} | {_fmt_s(wt.idle[i])} | "
@@ -574,7 +594,8 @@ def _job_section(rep: _Report, trace: JobTrace, threshold: float) -> None:
         rep.add(f"\n({len(wt.ranks) - len(show)} workers in the middle left out; all are in "
                 "the figure.)")
     rep.add("", f"Totals: busy {_fmt_s(wt.busy.sum())}, overhead {_fmt_s(wt.overhead.sum())}, "
-            f"idle {_fmt_s(wt.idle.sum())}; {int(trace.stolen[trace.ran].sum())} task(s) stolen.", "")
+            f"idle {_fmt_s(wt.idle.sum())}; {int(trace.stolen[trace.ran].sum())} task(s) "
+            "stolen.", "")
     if trace.errors:
         rep.add("### Failed tasks", "")
         for tid, err in list(trace.errors.items())[:10]:
@@ -584,8 +605,9 @@ def _job_section(rep: _Report, trace: JobTrace, threshold: float) -> None:
         if len(trace.errors) > 10:
             rep.add(f"- ... and {len(trace.errors) - 10} more (`/tasks/error` has each traceback)")
         rep.add("")
-    title = f"{trace.workload}, {a.get('scheduler', '?')} scheduler, {trace.n_workers} workers"
-    rep.fig("job_gantt.png", "Tasks per worker over time (stolen and failed tasks marked; white "
+    w = trace.n_workers
+    title = f"{trace.workload}, {a.get('scheduler', '?')} scheduler, {w} worker{'s' * (w != 1)}"
+    rep.fig("job_gantt.png", "Tasks per worker over time (stolen and failed tasks marked; grey "
             "is idle)", rp.gantt, trace, title)
     edges, frac = utilisation(trace)
     rep.fig("job_utilisation.png", "Fraction of workers busy over time", rp.utilisation_plot,
@@ -643,7 +665,8 @@ def _weather_section(rep: _Report, f, trace: JobTrace) -> None:
             last = np.flatnonzero(ok)[-1]
             for k in ("mass", "energy", "enstrophy"):
                 if k in diag and diag[k][first] != 0:
-                    rows.append(f"| {k} | {(diag[k][last] - diag[k][first]) / diag[k][first]:.3e} |")
+                    rel = (diag[k][last] - diag[k][first]) / diag[k][first]
+                    rows.append(f"| {k} | {rel:.3e} |")
             rep.add(f"Conservation from t = {diag['time'][first]:.0f} s to "
                     f"t = {diag['time'][last]:.0f} s:", "", *rows, "")
             rep.fig("weather_diagnostics.png", "Mass, energy and enstrophy (relative change "
@@ -784,6 +807,6 @@ def add_command(sub) -> None:
     r.set_defaults(func=cmd_report)
 
 
-__all__ = ["JobTrace", "Report", "WorkerTimes", "add_command", "counts", "efficiency", "make_report",
-           "merged_intervals", "open_output", "read_trace", "tile_summary", "top_hits_table",
-           "utilisation", "vorticity", "worker_times"]
+__all__ = ["JobTrace", "Report", "WorkerTimes", "add_command", "counts", "efficiency",
+           "make_report", "merged_intervals", "open_output", "read_trace", "tile_summary",
+           "top_hits_table", "utilisation", "vorticity", "worker_times"]

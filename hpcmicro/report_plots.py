@@ -17,30 +17,58 @@ import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.colors import BoundaryNorm, ListedColormap, Normalize
 from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
-from matplotlib.ticker import MaxNLocator
+from matplotlib.ticker import FixedLocator, MaxNLocator, NullLocator
 
 #: Resolution of every PNG.  100 dpi keeps a 10 x 5 inch figure at
 #: 1000 x 500 pixels: readable, and well under 200 kB.
 DPI = 100
-#: Up to this many tasks the Gantt chart draws every task with an outline;
-#: above it, bars closer than one pixel are merged (a 10^6-task job draws
+#: Up to this many tasks the Gantt chart draws every task (consecutive tasks
+#: in alternating shades); above it, bars closer than one pixel are merged (a 10^6-task job draws
 #: in seconds, and looks the same).
 GANTT_EXACT = 2000
 #: Horizontal pixels the Gantt chart's time axis resolves when merging.
 GANTT_PIXELS = 2000
 COLOURS = {"task": "#1f77b4", "stolen": "#ff7f0e", "failed": "#d62728", "idle": "#ececec",
            "busy": "#1f77b4", "overhead": "#ff7f0e"}
+SHADES = {"task": ("#1f77b4", "#6aaee0"), "stolen": ("#ff7f0e", "#ffbb78"),
+          "failed": ("#d62728", "#ff9896")}
 
 
-def _figure(width: float, height: float) -> Figure:
-    fig = Figure(figsize=(width, height), dpi=DPI, layout="constrained")
+def _figure(width: float, height: float, layout: str = "constrained") -> Figure:
+    fig = Figure(figsize=(width, height), dpi=DPI, layout=layout)
     FigureCanvasAgg(fig)
     return fig
 
 
-def _save(fig: Figure, path) -> None:
-    fig.savefig(Path(path), dpi=DPI)
+def _save(fig: Figure, path, trim: bool = False) -> None:
+    # Maps ("compressed" layout) are trimmed: fixed-aspect panels leave
+    # margins in a figure whose size was only estimated.  Trimming draws the
+    # figure twice, so the other figures are not trimmed.
+    extra = {"bbox_inches": "tight", "pad_inches": 0.12} if trim else {}
+    fig.savefig(Path(path), dpi=DPI, **extra)
+
+
+def _hist_range(x: np.ndarray) -> tuple[float, float]:
+    """A histogram range that is never narrower than rounding noise."""
+    lo, hi = float(np.min(x)), float(np.max(x))
+    pad = max(abs(hi), 1.0) * 1e-6
+    if hi - lo < pad:
+        pad = max(abs(hi) * 0.05, 0.5 if abs(hi) >= 1 else 1e-6)
+        return lo - pad, hi + pad
+    return lo, hi
+
+
+def _num(v: float) -> str:
+    """A number for a label: no exponent below a million, 3 significant digits."""
+    return f"{v:.0f}" if 100 <= abs(v) < 1e6 else f"{v:.3g}"
+
+
+def _dur(seconds: float) -> str:
+    """A duration for a label, in ms, s or h."""
+    scale, unit = _time_unit(seconds)
+    return f"{_num(seconds / scale)} {unit}"
 
 
 def _time_unit(seconds: float) -> tuple[float, str]:
@@ -55,17 +83,12 @@ def _time_unit(seconds: float) -> tuple[float, str]:
 
 
 # -- job figures ----------------------------------------------------------------
-def _merge(s: np.ndarray, e: np.ndarray, gap: float) -> list[tuple[float, float]]:
-    """Sorted intervals with gaps below ``gap`` merged, as (start, width) pairs."""
-    if not len(s):
-        return []
-    order = np.argsort(s, kind="stable")
-    s, e = s[order], np.maximum.accumulate(e[order])
-    new = np.ones(len(s), bool)
-    new[1:] = s[1:] - e[:-1] >= gap
-    first = np.flatnonzero(new)
-    last = np.r_[first[1:] - 1, len(s) - 1]
-    return list(zip(s[first].tolist(), (e[last] - s[first]).tolist()))
+def _rank_ticks(axis, ranks: np.ndarray) -> None:
+    """Ticks at every rank when there are few, else about 20 integer ticks."""
+    if len(ranks) <= 24:
+        axis.set_major_locator(FixedLocator(ranks))
+    else:
+        axis.set_major_locator(MaxNLocator(integer=True, nbins=20))
 
 
 def gantt(path, trace, title: str) -> bool:
@@ -85,6 +108,7 @@ def gantt(path, trace, title: str) -> bool:
     bool
         False if no task has run.
     """
+    from .report import merged_intervals
     ran = trace.ran
     if not ran.any():
         return False
@@ -99,28 +123,40 @@ def gantt(path, trace, title: str) -> bool:
     cats = {"task": ran & ~trace.stolen & ~failed, "stolen": ran & trace.stolen & ~failed,
             "failed": ran & failed}
     h = 0.8 if len(ranks) < 60 else 1.0
-    edge = {"edgecolor": "white", "linewidth": 0.4} if exact else {"linewidth": 0}
     for r in ranks:
         ax.broken_barh([(t0, span)], (r - h / 2, h), facecolor=COLOURS["idle"], linewidth=0)
-        on = trace.worker == r
+        on = np.flatnonzero(ran & (trace.worker == r))
+        on = on[np.argsort(trace.start[on], kind="stable")]
+        # Consecutive tasks alternate between two shades, so that task
+        # boundaries show without outlines (which would hide short tasks).
+        shade = np.arange(len(on)) % 2 if exact else np.zeros(len(on), int)
         for name, m in cats.items():
-            bars = _merge(trace.start[m & on], trace.stop[m & on], gap)
-            if bars:
-                ax.broken_barh(bars, (r - h / 2, h), facecolor=COLOURS[name], **edge)
+            for k in (0, 1):
+                ids = on[m[on] & (shade == k)]
+                bs, be = merged_intervals(trace.start[ids], trace.stop[ids], gap)
+                if len(bs):
+                    ax.broken_barh(np.column_stack([bs, be - bs]), (r - h / 2, h),
+                                   facecolor=SHADES[name][k],
+                                   linewidth=0)
     ax.set_xlim(t0 - 0.01 * span, t1 + 0.01 * span)
+    if cats["failed"].any():   # failures are often instant: mark them, not only bar them
+        ax.plot(trace.start[cats["failed"]], trace.worker[cats["failed"]], "x",
+                color=COLOURS["failed"], markersize=7, markeredgewidth=1.5)
     ax.set_ylim(ranks.min() - 0.7, ranks.max() + 0.7)
-    ax.yaxis.set_major_locator(MaxNLocator(integer=True, nbins=min(len(ranks), 24)))
+    _rank_ticks(ax.yaxis, ranks)
     ax.invert_yaxis()
     ax.set_xlabel("time since the job began (s)")
     ax.set_ylabel("worker (MPI rank)")
     handles = [Patch(facecolor=COLOURS["task"], label=f"task ({int(cats['task'].sum())})"),
-               Patch(facecolor=COLOURS["stolen"], label=f"stolen task ({int(cats['stolen'].sum())})"),
+               Patch(facecolor=COLOURS["stolen"],
+                     label=f"stolen task ({int(cats['stolen'].sum())})"),
                Patch(facecolor=COLOURS["idle"], edgecolor="0.6", linewidth=0.5,
                      label="no task running")]
     if cats["failed"].any():
-        handles.insert(2, Patch(facecolor=COLOURS["failed"],
-                                label=f"failed task ({int(cats['failed'].sum())})"))
-    fig.legend(handles=handles, loc="outside upper center", ncols=len(handles), frameon=False)
+        handles.insert(2, Line2D([], [], color=COLOURS["failed"], marker="x", markersize=7,
+                                 markeredgewidth=1.5, linewidth=4,
+                                 label=f"failed task ({int(cats['failed'].sum())})"))
+    fig.legend(handles=handles, loc="outside lower center", ncols=len(handles), frameon=False)
     fig.suptitle(f"Tasks per worker: {title}")
     _save(fig, path)
     return True
@@ -153,7 +189,7 @@ def utilisation_plot(path, edges: np.ndarray, frac: np.ndarray, mean: float, tit
     width = edges[1] - edges[0]
     ax.stairs(frac, edges, fill=True, color=COLOURS["busy"], alpha=0.35, linewidth=0)
     ax.stairs(frac, edges, color=COLOURS["busy"], linewidth=1.0,
-              label=f"busy fraction (mean over {width * 1e3:.3g} ms bins)")
+              label=f"busy fraction (mean over {_dur(width)} bins)")
     if np.isfinite(mean):
         ax.axhline(mean, color="k", linestyle="--", linewidth=1.0,
                    label=f"makespan efficiency {100 * mean:.1f} %")
@@ -161,7 +197,7 @@ def utilisation_plot(path, edges: np.ndarray, frac: np.ndarray, mean: float, tit
     ax.set_xlim(edges[0], edges[-1])
     ax.set_xlabel("time since the job began (s)")
     ax.set_ylabel("fraction of workers busy")
-    fig.legend(loc="outside upper center", ncols=2, frameon=False)
+    fig.legend(loc="outside lower center", ncols=2, frameon=False)
     fig.suptitle(f"Utilisation: {title}")
     _save(fig, path)
     return True
@@ -195,11 +231,11 @@ def worker_bars(path, wt, title: str) -> bool:
            label=f"overhead (gaps < {wt.threshold * 1e3:g} ms)")
     ax.bar(x, wt.idle, w, bottom=wt.busy + wt.overhead, color="#b0b0b0",
            label="idle (longer gaps, before first / after last task)")
-    ax.xaxis.set_major_locator(MaxNLocator(integer=True, nbins=min(len(x), 24)))
+    _rank_ticks(ax.xaxis, x)
     ax.set_xlim(x.min() - 0.7, x.max() + 0.7)
     ax.set_xlabel("worker (MPI rank)")
     ax.set_ylabel("time in the job span (s)")
-    fig.legend(loc="outside upper center", ncols=3 if len(x) > 6 else 1, frameon=False)
+    fig.legend(loc="outside lower center", ncols=3 if len(x) > 6 else 1, frameon=False)
     fig.suptitle(f"Time per worker: {title}")
     _save(fig, path)
     return True
@@ -235,10 +271,12 @@ def durations_hist(path, d: np.ndarray, title: str) -> bool:
         ax.set_xscale("log")
         ax.hist(pos, bins=bins, color=COLOURS["task"])
     else:
-        ax.hist(x, bins=min(40, max(5, len(x) // 5)), color=COLOURS["task"])
+        ax.hist(x, bins=min(40, max(5, len(x) // 5)), range=_hist_range(x),
+                color=COLOURS["task"])
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel(f"task duration ({unit})")
     ax.set_ylabel("tasks")
-    ax.set_title(f"{len(d)} tasks, median {np.median(x):.3g} {unit}, max {x.max():.3g} {unit}",
+    ax.set_title(f"{len(d)} tasks, median {_num(np.median(x))} {unit}, max {_num(x.max())} {unit}",
                  fontsize="medium")
     fig.suptitle(f"Task durations: {title}")
     _save(fig, path)
@@ -337,10 +375,11 @@ def weather_maps(path, fields: WeatherFields, name: str) -> bool:
     x0, x1, y0, y1 = fields.extent[name]
     aspect = (x1 - x0) / (y1 - y0)
     n = len(maps)
-    ncols = min(n, 3 if aspect >= 1.5 else 4)
+    # One row up to 4 maps; else 3 or 4 columns, whichever leaves fewer empty slots.
+    ncols = n if n <= 4 else min((4, 3), key=lambda c: -(-n // c) * c - n)
     nrows = math.ceil(n / ncols)
     pw = 3.6 if aspect >= 1.5 else 3.0
-    fig = _figure(pw * ncols + 1.3, (pw / aspect + 0.55) * nrows + 0.6)
+    fig = _figure(pw * ncols + 1.3, (pw / aspect + 0.8) * nrows + 0.5, "compressed")
     axes = fig.subplots(nrows, ncols, squeeze=False)
     vals = np.concatenate([m[np.isfinite(m)].ravel() for m in maps]) * scale
     if symmetric:
@@ -360,7 +399,8 @@ def weather_maps(path, fields: WeatherFields, name: str) -> bool:
         row, col = divmod(idx, ncols)
         im = ax.imshow(maps[idx] * scale, origin="lower", extent=fields.extent[name],
                        cmap=cmap, norm=norm, interpolation="nearest", aspect="equal")
-        ax.set_title(f"t = {fields.times[idx] / tscale:.3g} {tunit}", fontsize="medium")
+        ax.set_title(f"t = {_num(fields.times[idx] / tscale)} {tunit}", fontsize="medium")
+        ax.xaxis.set_major_locator(MaxNLocator(nbins=4))
         below = idx + ncols < n
         ax.tick_params(labelbottom=not below, labelleft=col == 0, labelsize="small")
         if not below:
@@ -371,7 +411,7 @@ def weather_maps(path, fields: WeatherFields, name: str) -> bool:
                  shrink=0.9 if nrows > 1 else 1.0, extend="both" if symmetric else "neither")
     sub = "" if fields.stride == 1 else f" (every {fields.stride}th cell)"
     fig.suptitle(f"{label.split(' (')[0].capitalize()}{sub}")
-    _save(fig, path)
+    _save(fig, path, trim=True)
     return True
 
 
@@ -425,7 +465,7 @@ def weather_diagnostics(path, diag: dict, physics: bool) -> bool:
     ax.set_xlabel(f"model time ({tunit})")
     missing = int((~ok).sum())
     note = f"; {missing} output time(s) not written yet" if missing else ""
-    fig.suptitle(f"Weather diagnostics (relative to t = {t[first] / tscale:.3g} {tunit}){note}")
+    fig.suptitle(f"Weather diagnostics (relative to t = {_num(t[first] / tscale)} {tunit}){note}")
     _save(fig, path)
     return True
 
@@ -478,10 +518,10 @@ def weather_tiles(path, tiles: dict, dx: float, dy: float, physics: bool) -> boo
     aspect = (grid.nx * dx) / (grid.ny * dy)
     n = 3 if physics else 2
     if aspect >= 1.2:
-        fig = _figure(8.5, n * (7.0 / aspect + 0.9) + 0.5)
+        fig = _figure(8.5, n * (7.0 / aspect + 0.8) + 0.3, "compressed")
         axes = fig.subplots(n, 1)
     else:
-        fig = _figure(n * 4.2 + 0.5, 4.2 / aspect + 1.2)
+        fig = _figure(n * 4.2 + 0.5, 4.2 / aspect + 1.2, "compressed")
         axes = fig.subplots(1, n)
     axes = list(np.atleast_1d(axes))
     done = f"{tiles['rounds_done']} of {tiles['rounds']} rounds"
@@ -490,7 +530,8 @@ def weather_tiles(path, tiles: dict, dx: float, dy: float, physics: bool) -> boo
         c = tiles["cost"]
         _tile_panel(fig, ax, grid, c, dx, dy, "magma_r", Normalize(0, max(c.max(), 1)),
                     "physics iterations (1)", lambda v: f"{v:.3g}")
-        ax.set_title(f"Physics cost per tile, summed over {done}", fontsize="medium")
+        none = " (no condensation: 0 everywhere)" if not c.any() else ""
+        ax.set_title(f"Physics cost per tile, summed over {done}{none}", fontsize="medium")
     ax = axes.pop(0)
     s = tiles["seconds"]
     scale, unit = _time_unit(float(s.max()))
@@ -516,7 +557,7 @@ def weather_tiles(path, tiles: dict, dx: float, dy: float, physics: bool) -> boo
     ax.set_title(f"Worker of each tile in round {tiles['round']} (last finished)",
                  fontsize="medium")
     fig.suptitle(f"Tiles: {grid.shape[1]} x {grid.shape[0]}")
-    _save(fig, path)
+    _save(fig, path, trim=True)
     return True
 
 
@@ -548,9 +589,11 @@ def align_distributions(path, score: np.ndarray, evalue: np.ndarray, note: str) 
         return False
     fig = _figure(11, 4.2)
     a1, a2 = fig.subplots(1, 2)
-    a1.hist(score, bins=min(50, max(5, len(score) // 3)), color="C0")
+    a1.hist(score, bins=min(50, max(5, len(score) // 3)), range=_hist_range(score),
+            color="C0")
     a1.set_xlabel("raw alignment score (substitution-matrix units)")
     a1.set_ylabel("hits")
+    a1.yaxis.set_major_locator(MaxNLocator(integer=True))
     a1.set_title(f"Scores of {len(score)} hits", fontsize="medium")
     e = evalue[np.isfinite(evalue)]
     pos = e[e > 0]
@@ -559,8 +602,16 @@ def align_distributions(path, score: np.ndarray, evalue: np.ndarray, note: str) 
         bins = np.logspace(lo - 0.5, hi + 0.5, int(min(50, max(8, (hi - lo) * 2))))
         a2.hist(pos, bins=bins, color="C2")
         a2.set_xscale("log")
+        # Ticks on round decades (10^-300 ... 10^0), at most about 7 of them.
+        span = max(hi - lo + 1, 1)
+        step = next(k for k in (1, 2, 5, 10, 20, 25, 50, 100, 1000) if span / k <= 7)
+        dec = np.arange(math.floor((lo - 0.5) / step) * step, hi + 0.5 + step, step)
+        a2.xaxis.set_major_locator(FixedLocator(10.0 ** dec))
+        a2.xaxis.set_minor_locator(NullLocator())
+        a2.set_xlim(bins[0], max(bins[-1], 10.0))   # E = 1 stays in view
         a2.set_xlabel("E-value (expected chance hits)")
         a2.set_ylabel("hits")
+        a2.yaxis.set_major_locator(MaxNLocator(integer=True))
         zero = len(e) - len(pos)
         extra = f"; {zero} with E = 0 not shown" if zero else ""
         a2.set_title(f"E-values of {len(pos)} hits{extra}", fontsize="medium")
