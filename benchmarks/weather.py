@@ -1,41 +1,80 @@
-"""Benchmark of the shallow-water step: NumPy, Numba, roofline, temporal blocking.
+"""Benchmark of the shallow-water step: roofline, NumPy, Numba, temporal blocking.
 
 Usage::
 
-    NUMBA_NUM_THREADS=1 python benchmarks/weather.py            # 2048^2
-    NUMBA_NUM_THREADS=1 python benchmarks/weather.py --quick    # 512^2, < 30 s
+    python benchmarks/weather.py            # 2048^2 grid, about 3 minutes
+    python benchmarks/weather.py --quick    # 512^2 grid, under 30 s
 
-Prints a markdown table and writes ``benchmarks/results/weather.png``.
-A cell-update is one cell advanced by one step.  The roofline is the
-STREAM-triad bandwidth divided by 96 bytes per cell-update (h, u, v and
-their three previous tendencies: 6 float64 arrays read and 6 written, in
-place).  Every figure is the median of several repetitions, on one core.
+Everything runs on one core (``NUMBA_NUM_THREADS=1`` is set before Numba is
+imported).  Results go to ``benchmarks/results/weather{,_quick}.{md,json,png}``.
+
+What is measured
+----------------
+A *cell-update* is one cell advanced by one step (dry, flat bottom).
+
+* **STREAM triad** ``a = b + s c`` in Numba on arrays far larger than the
+  last-level cache.  Bytes are counted as they cross the memory bus:
+  32 per element, because storing ``a`` first reads its cache line
+  (write-allocate; Numba emits no streaming stores).
+* **Roofline** of one step = triad bandwidth / 96 bytes per cell-update:
+  ``h, u, v`` and their previous tendencies are read once and written once
+  (6 + 6 float64).  Every written line was read in the same step, so there
+  is no write-allocate traffic to add: the same convention as the triad.
+  The 24-byte triad convention is reported too, for comparison.
+* **NumPy reference** (``tests/reference_shallow_water.py``), one step.
+* **Numba, one step**: the path of :func:`hpcmicro.kernels.shallow_water.run`
+  (periodic halo refresh, then :func:`advance_padded`), on one
+  ``(6, n+2, n+2)`` array.
+* **Temporal blocking**: ``k`` steps on one ``tile^2`` padded tile that
+  stays in cache.  *tile kernel* times only :func:`advance_padded` on a
+  tile (the copy that restores the tile is timed apart and subtracted);
+  *full sweep* advances the whole grid by ``k`` steps tile by tile,
+  copying each padded tile out of the global state and its interior back,
+  so it includes all the memory traffic.  Both count useful updates only
+  (``tile^2 k``), so the redundant halo work is a cost.
+
+Each figure is the median over rounds; in each round every variant runs
+once, interleaved, so a change of machine load hits them all alike.  Wall
+clock is the headline; process CPU time is recorded too, since other
+users of a shared machine take whole time slices from a wall-clock
+measurement but not from CPU time.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import platform
 import statistics
 import sys
 import time
 from pathlib import Path
 
-os.environ.setdefault("NUMBA_NUM_THREADS", "1")
+os.environ["NUMBA_NUM_THREADS"] = "1"
 
 import numpy as np                                          # noqa: E402
 from numba import njit                                      # noqa: E402
 
 from hpcmicro.kernels import shallow_water as sw            # noqa: E402
+from hpcmicro.kernels import tiling                         # noqa: E402
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent / "tests"))
 import reference_shallow_water as ref                       # noqa: E402
 
+#: bytes per cell-update of one step: 6 float64 fields read, 6 written
 BYTES_PER_UPDATE = 96
-CACHE_LINE = 64
-#: offset between consecutive arrays in the shared buffer, in cache lines;
-#: a few lines is enough to keep same-size arrays from aliasing in L1/L2
-STAGGER_LINES = 5
+#: bytes per triad element on the bus: read b, c; write a plus its write-allocate read
+TRIAD_BYTES = 32
+#: the same, as STREAM itself counts it (no write-allocate)
+TRIAD_BYTES_STREAM = 24
+#: (tile side, steps per tile) of the temporal-blocking runs; 6 fields of a
+#: padded 128^2 tile are 0.9 MB (L2-sized), 256^2 tiles are 3.3 MB (L3)
+BLOCKING = [(128, 4), (128, 8), (256, 4), (256, 8)]
+#: targets of the benchmark (fractions of the roofline, multiples of NumPy)
+TARGET_ROOFLINE = 0.80
+TARGET_VS_NUMPY = 20.0
 
 
 @njit(cache=True)
@@ -44,152 +83,330 @@ def _triad(a, b, c, s):
         a[i] = b[i] + s * c[i]
 
 
-@njit(cache=True)
-def _wrap(arrs):
-    """Periodic halo of width 1 for each array in a tuple (in place)."""
-    for a in arrs:
-        ny, nx = a.shape[0] - 2, a.shape[1] - 2
-        for j in range(1, ny + 1):
-            a[j, 0] = a[j, nx]
-            a[j, nx + 1] = a[j, 1]
-        for i in range(nx + 2):
-            a[0, i] = a[ny, i]
-            a[ny + 1, i] = a[1, i]
+class Timer:
+    """Repeated timings of one callable: wall and process CPU seconds per call."""
+
+    def __init__(self, fn, calls=1):
+        self.fn = fn
+        self.calls = calls
+        self.wall: list[float] = []
+        self.cpu: list[float] = []
+
+    def once(self):
+        w, c = time.perf_counter(), time.process_time()
+        for _ in range(self.calls):
+            self.fn()
+        self.wall.append((time.perf_counter() - w) / self.calls)
+        self.cpu.append((time.process_time() - c) / self.calls)
+
+    def median(self, cpu=False):
+        return statistics.median(self.cpu if cpu else self.wall)
+
+    def best(self):
+        return min(self.wall)
 
 
-def median_time(fn, reps):
-    ts = []
-    for _ in range(reps):
-        t = time.perf_counter()
-        fn()
-        ts.append(time.perf_counter() - t)
-    return statistics.median(ts)
+def calls_for(fn, seconds):
+    """How many calls of ``fn`` (already compiled) take about ``seconds``."""
+    t = time.perf_counter()
+    fn()
+    dt = max(time.perf_counter() - t, 1e-6)
+    return max(1, round(seconds / dt))
 
 
-def stream_triad(n, reps):
-    """Bytes per second of ``a = b + s c`` (24 bytes counted per element)."""
+def random_state(n, halo):
+    """``(6, n + 2 halo, n + 2 halo)``: h = 1000 + noise, u and v noise."""
+    rng = np.random.default_rng(0)
+    s = np.zeros((6, n + 2 * halo, n + 2 * halo))
+    s[0] = 1000.0 + rng.random(s.shape[1:])
+    s[1:3] = rng.random((2,) + s.shape[1:])
+    s[3:] = 1e-4 * rng.random((3,) + s.shape[1:])
+    return s
+
+
+def params(n):
+    return sw.Params(nx=n, ny=n, dx=1.0e5, dy=1.0e5, dt=10.0)
+
+
+# -- the variants --------------------------------------------------------------
+def make_triad(n):
     a, b, c = np.zeros(n), np.ones(n), np.full(n, 2.0)
     _triad(a, b, c, 3.0)
-    return 24.0 * n / median_time(lambda: _triad(a, b, c, 3.0), reps)
+    return lambda: _triad(a, b, c, 3.0)
 
 
-def fields(n, stagger):
-    """Six (n+2)^2 arrays, h = 1000 + noise, u, v noise, tendencies small."""
-    N = n + 2
-    rng = np.random.default_rng(0)
-    if stagger:
-        step = N * N + STAGGER_LINES * CACHE_LINE // 8
-        buf = np.zeros(6 * step + CACHE_LINE)
-        arrs = [buf[k * step:k * step + N * N].reshape(N, N) for k in range(6)]
-    else:
-        arrs = [np.zeros((N, N)) for _ in range(6)]
-    arrs[0][:] = 1000.0 + rng.random((N, N))
-    arrs[1][:] = rng.random((N, N))
-    arrs[2][:] = rng.random((N, N))
-    return arrs
+def make_numpy_step(n):
+    state = random_state(n, 0)
+    p = params(n)
+    return lambda: ref.run(state, 1, p.dx, p.dy, p.dt, p.g, p.f0, p.beta, False,
+                           step0=1)
 
 
-def numba_step_rate(n, reps, stagger):
-    h, u, v, fh, fu, fv = fields(n, stagger)
-    fq = np.full(n + 2, 1.0e-4)
-    b = np.zeros((1, 1))
-    big = 1 << 40
+def make_numba_step(n):
+    P = random_state(n, 1)
+    p = params(n)
 
     def step():
-        _wrap((h, u, v))
-        sw._dyn_rows(h, u, v, fh, fu, fv, b, False, fq, 1, n + 1, 1, n + 1,
-                     -big, big, 1.0e-5, 1.0e-5, 9.81, 1.6, 0.6)
+        sw._wrap_halo(P, 1)
+        sw.advance_padded(P, p, 1, 1, -1)
 
     step()
-    return n * n / median_time(step, reps)
+    return step
 
 
-def numpy_step_rate(n, reps):
-    rng = np.random.default_rng(0)
-    state = np.zeros((6, n, n))
-    state[0] = 1000.0 + rng.random((n, n))
-    state[1:3] = rng.random((2, n, n))
-
-    def step():
-        ref.run(state, 1, 1.0e5, 1.0e5, 10.0, 9.81, 1.0e-4, 0.0, False, step0=1)
-
-    return n * n / median_time(step, reps)
-
-
-def blocked_rate(tile, k, reps):
-    """Useful cell-updates/s of k steps on one in-cache padded tile."""
-    p = sw.Params(nx=tile, ny=tile, dx=1.0e5, dy=1.0e5, dt=10.0)
-    rng = np.random.default_rng(0)
-    base = np.zeros((6, tile + 2 * k, tile + 2 * k))
-    base[0] = 1000.0 + rng.random(base.shape[1:])
-    base[1:3] = rng.random((2,) + base.shape[1:])
+def make_tile_kernel(tile, k):
+    """k steps on one padded tile; returns (run, restore) callables."""
+    base = random_state(tile, k)
     work = base.copy()
-    fq = sw.coriolis(p)[np.arange(tile + 2 * k) % tile]
-    b = np.zeros((1, 1))
-    it = np.zeros((1, 1), dtype=np.int64)
-    big = 1 << 40
+    p = params(tile)
+
+    def restore():
+        work[...] = base
 
     def run():
-        work[...] = base
-        sw._advance(work, b, False, fq, k, 1, -big, big, 1.0e-5, 1.0e-5, 9.81,
-                    10.0, 0.1, False, 0.02, 1.0e-3, 4.0, 1.0e-10, 200, it)
+        restore()
+        sw.advance_padded(work, p, k, 1, -k)
 
     run()
-    copy = median_time(lambda: work.__setitem__(Ellipsis, base), reps)
-    t = median_time(run, reps) - copy
-    redundant = sum((tile + 2 * (k - s)) ** 2 for s in range(1, k + 1)) / (k * tile * tile) - 1
-    return tile * tile * k / t, redundant
+    return run, restore
 
 
-def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--quick", action="store_true", help="512^2 grid, fewer repetitions")
-    ap.add_argument("--n", type=int, default=None, help="grid side (default 2048)")
-    ap.add_argument("--out", default=str(Path(__file__).parent / "results" / "weather.png"))
-    args = ap.parse_args(argv)
-    n = args.n or (512 if args.quick else 2048)
-    reps = 3 if args.quick else 7
-    rows = []
-    bw = stream_triad(1 << (22 if args.quick else 25), reps)
-    roof = bw / BYTES_PER_UPDATE
-    numpy_rate = numpy_step_rate(n, 1 if args.quick else 3)
-    nb = numba_step_rate(n, reps, stagger=True)
-    nb_plain = numba_step_rate(n, reps, stagger=False)
-    rows.append(("NumPy reference", n, numpy_rate))
-    rows.append(("Numba, separate arrays", n, nb_plain))
-    rows.append(("Numba, staggered buffer", n, nb))
-    blocked = []
-    for k in (4, 8):
-        r, red = blocked_rate(128, k, reps * 3)
-        blocked.append((k, r, red))
-        rows.append((f"Numba, 128^2 tile, k={k} (halo work {100 * red:.0f}%)", 128, r))
-    print(f"STREAM triad (Numba, 1 core): {bw / 1e9:.2f} GB/s; "
-          f"roofline {roof:.3g} cell-updates/s ({BYTES_PER_UPDATE} B each)\n")
-    print("| variant | grid | cell-updates/s | of roofline | vs NumPy |")
-    print("|---|---|---|---|---|")
-    for name, grid, rate in rows:
-        print(f"| {name} | {grid}^2 | {rate:.3g} | {100 * rate / roof:.0f}% | "
-              f"{rate / numpy_rate:.1f}x |")
-    _plot(rows, roof, args.out)
-    return rows, bw
+def make_sweep(n, tile, k):
+    """Advance a whole n^2 grid by k steps, tile by tile (copies included)."""
+    state = random_state(n, 0)
+    out = np.empty_like(state)
+    p = params(n)
+    grid = tiling.TileGrid.build(n, n, tile)
+    bounds = [grid.bounds(t) for t in range(grid.n_tiles)]
+
+    def padded(bd):
+        j0, j1, i0, i1 = bd
+        if j0 >= k and i0 >= k and j1 + k <= n and i1 + k <= n:
+            return np.ascontiguousarray(state[:, j0 - k:j1 + k, i0 - k:i1 + k])
+        return tiling.extract_padded(state, bd, k)        # wraps periodically
+
+    def sweep():
+        for bd in bounds:
+            t = padded(bd)
+            sw.advance_padded(t, p, k, 1, bd[0] - k)
+            out[:, bd[0]:bd[1], bd[2]:bd[3]] = t[:, k:-k, k:-k]
+        return out
+
+    return sweep, state
 
 
-def _plot(rows, roof, out):
+def check_sweep(n=48, tile=16, k=4):
+    """The blocked sweep gives the bits of k whole-grid steps (sanity)."""
+    sweep, state = make_sweep(n, tile, k)
+    want, _ = sw.run(state, params(n), k, step0=1)
+    if not np.array_equal(sweep(), want):
+        raise AssertionError("blocked sweep differs from shallow_water.run")
+
+
+# -- driver --------------------------------------------------------------------
+def measure(quick):
+    n = 512 if quick else 2048
+    rounds = 3 if quick else 7
+    target_s = 0.05 if quick else 0.25          # seconds per timed repetition
+    triad_n = 1 << (23 if quick else 25)        # 64 MiB / 256 MiB per array
+    t0 = time.perf_counter()
+    check_sweep()
+    timers = {"triad": Timer(make_triad(triad_n), 3)}
+    timers["numba"] = Timer(make_numba_step(n))
+    timers["numba"].calls = calls_for(timers["numba"].fn, target_s)
+    blocks = {}
+    for tile, k in BLOCKING:
+        run, restore = make_tile_kernel(tile, k)
+        calls = calls_for(run, target_s / 2)
+        timers[f"tile{tile}k{k}"] = Timer(run, calls)
+        timers[f"copy{tile}k{k}"] = Timer(restore, calls)
+        sweep, _ = make_sweep(n, tile, k)
+        sweep()
+        timers[f"sweep{tile}k{k}"] = Timer(sweep)
+        blocks[(tile, k)] = None
+    numpy_timer = Timer(make_numpy_step(n))
+    load = [os.getloadavg()]
+    for r in range(rounds):
+        for t in timers.values():
+            t.once()
+        if r < (1 if quick else 3):               # about 2 s a call at 2048^2
+            numpy_timer.once()
+    load.append(os.getloadavg())
+    return n, rounds, timers, numpy_timer, load, time.perf_counter() - t0
+
+
+def summarise(n, rounds, timers, numpy_timer, load, elapsed, triad_n):
+    res = {"grid": n, "rounds": rounds, "elapsed_s": elapsed,
+           "loadavg_start": load[0], "loadavg_end": load[1]}
+    tr = timers["triad"]
+    res["triad_GBps"] = TRIAD_BYTES * triad_n / tr.median() / 1e9
+    res["triad_GBps_cpu"] = TRIAD_BYTES * triad_n / tr.median(cpu=True) / 1e9
+    res["triad_GBps_best"] = TRIAD_BYTES * triad_n / tr.best() / 1e9
+    res["triad_GBps_24B"] = res["triad_GBps"] * TRIAD_BYTES_STREAM / TRIAD_BYTES
+    roof = res["triad_GBps"] * 1e9 / BYTES_PER_UPDATE
+    roof_cpu = res["triad_GBps_cpu"] * 1e9 / BYTES_PER_UPDATE
+    res["roofline"] = roof
+    res["roofline_cpu"] = roof_cpu
+    res["roofline_24B"] = roof * TRIAD_BYTES_STREAM / TRIAD_BYTES
+    cells = n * n
+    numpy_rate = cells / numpy_timer.median()
+    rows = [{"variant": "NumPy reference, one step", "grid": n, "rate": numpy_rate,
+             "rate_cpu": cells / numpy_timer.median(cpu=True), "reps": len(numpy_timer.wall)}]
+    t = timers["numba"]
+    rows.append({"variant": "Numba, one step", "grid": n, "rate": cells / t.median(),
+                 "rate_cpu": cells / t.median(cpu=True), "reps": len(t.wall)})
+    for tile, k in BLOCKING:
+        kern, copy = timers[f"tile{tile}k{k}"], timers[f"copy{tile}k{k}"]
+        useful = tile * tile * k
+        halo = sum((tile + 2 * (k - s)) ** 2 for s in range(1, k + 1)) / useful - 1
+        rows.append({"variant": f"tile kernel {tile}^2, k={k}", "grid": tile,
+                     "rate": useful / (kern.median() - copy.median()),
+                     "rate_cpu": useful / (kern.median(cpu=True) - copy.median(cpu=True)),
+                     "reps": len(kern.wall), "halo_work": halo})
+        sw_t = timers[f"sweep{tile}k{k}"]
+        rows.append({"variant": f"full sweep {tile}^2 tiles, k={k}", "grid": n,
+                     "rate": cells * k / sw_t.median(),
+                     "rate_cpu": cells * k / sw_t.median(cpu=True),
+                     "reps": len(sw_t.wall), "halo_work": halo})
+    for r in rows:
+        r["of_roofline"] = r["rate"] / roof
+        r["of_roofline_cpu"] = r["rate_cpu"] / roof_cpu
+        r["vs_numpy"] = r["rate"] / numpy_rate
+        r["GBps_equiv"] = r["rate"] * BYTES_PER_UPDATE / 1e9
+    res["rows"] = rows
+    one = rows[1]
+    numpy_cpu = rows[0]["rate_cpu"]
+
+    def best(prefix, key):
+        return max(r[key] for r in rows[2:] if r["variant"].startswith(prefix))
+
+    values = {   # name: (wall-clock value, CPU-time value, goal)
+        "one_step_of_roofline": (one["of_roofline"], one["of_roofline_cpu"], TARGET_ROOFLINE),
+        "one_step_vs_numpy": (one["vs_numpy"], one["rate_cpu"] / numpy_cpu, TARGET_VS_NUMPY),
+        "tile_kernel_over_roofline": (best("tile", "of_roofline"),
+                                      best("tile", "of_roofline_cpu"), 1.0),
+        "full_sweep_over_roofline": (best("full", "of_roofline"),
+                                     best("full", "of_roofline_cpu"), 1.0),
+    }
+    res["targets"] = {k: {"value": w, "value_cpu": c, "target": g, "met": w >= g,
+                          "met_cpu": c >= g} for k, (w, c, g) in values.items()}
+    return res
+
+
+def machine():
+    model = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    import numba
+    return {"cpu": model, "cores": os.cpu_count(), "python": platform.python_version(),
+            "numpy": np.__version__, "numba": numba.__version__}
+
+
+def markdown(res, mach, quick):
+    L = [f"## Shallow-water step, {res['grid']}^2 float64, one core"
+         f"{' (quick)' if quick else ''}", "",
+         f"Machine: {mach['cpu']}, {mach['cores']} cores; Python {mach['python']}, "
+         f"NumPy {mach['numpy']}, Numba {mach['numba']}.  Load average "
+         f"{res['loadavg_start'][0]:.2f} at the start, {res['loadavg_end'][0]:.2f} "
+         f"at the end (1-min).  Medians of {res['rounds']} interleaved rounds "
+         f"(NumPy: {res['rows'][0]['reps']}); run took {res['elapsed_s']:.0f} s.", "",
+         f"STREAM triad (Numba, 1 thread): **{res['triad_GBps']:.2f} GB/s** counting "
+         f"{TRIAD_BYTES} B/element (write-allocate included; "
+         f"{res['triad_GBps_24B']:.2f} GB/s at STREAM's 24 B; best rep "
+         f"{res['triad_GBps_best']:.2f} GB/s; CPU-time {res['triad_GBps_cpu']:.2f} GB/s).",
+         f"One-step roofline: {res['triad_GBps']:.2f} GB/s / {BYTES_PER_UPDATE} B = "
+         f"**{res['roofline']:.3g} cell-updates/s** ({res['roofline_24B']:.3g} with the "
+         f"24 B triad).", "",
+         "| variant | grid | cell-updates/s | of roofline | vs NumPy | GB/s at 96 B | "
+         "CPU-time rate | CPU-time of roofline | halo work |",
+         "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for r in res["rows"]:
+        halo = f"{100 * r['halo_work']:.1f}%" if "halo_work" in r else ""
+        L.append(f"| {r['variant']} | {r['grid']}^2 | {r['rate']:.3g} | "
+                 f"{100 * r['of_roofline']:.0f}% | {r['vs_numpy']:.1f}x | "
+                 f"{r['GBps_equiv']:.1f} | {r['rate_cpu']:.3g} | "
+                 f"{100 * r['of_roofline_cpu']:.0f}% | {halo} |")
+    L += ["", "| target | wall clock | CPU time | goal | met (wall / CPU) |",
+          "|---|---:|---:|---:|---|"]
+    names = {"one_step_of_roofline": ("Numba one step, of roofline", "{:.0%}"),
+             "one_step_vs_numpy": ("Numba one step, x NumPy", "{:.1f}x"),
+             "tile_kernel_over_roofline": ("best tile kernel, of one-step roofline", "{:.0%}"),
+             "full_sweep_over_roofline": ("best full blocked sweep, of roofline", "{:.0%}")}
+    for key, (label, fmt) in names.items():
+        t = res["targets"][key]
+        L.append(f"| {label} | {fmt.format(t['value'])} | {fmt.format(t['value_cpu'])} | "
+                 f"{fmt.format(t['target'])} | {'yes' if t['met'] else 'no'} / "
+                 f"{'yes' if t['met_cpu'] else 'no'} |")
+    L += ["", "Tile kernel: k steps on one in-cache padded tile (restoring copy "
+          "subtracted).  Full sweep: the whole grid advanced k steps tile by tile, "
+          "tile copies in and out included.  Rates count useful updates "
+          "(tile^2 k); halo work is the redundant fraction on top.  'GB/s at 96 B' "
+          "is the bandwidth a one-step kernel would need for that rate."]
+    return "\n".join(L) + "\n"
+
+
+def plot(res, path):
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(8, 4))
-    names = [r[0].replace(" (", "\n(") for r in rows]
-    ax.barh(names, [r[2] for r in rows], color="tab:blue")
-    ax.axvline(roof, color="tab:red", ls="--", label="one-step roofline (triad / 96 B)")
+    rows = res["rows"]
+    fig, ax = plt.subplots(figsize=(9, 4.8))
+    names = [f"{r['variant']} ({r['grid']}^2)" if r["variant"].startswith(("NumPy", "Numba"))
+             else r["variant"] for r in rows]
+    colors = ["tab:gray", "tab:blue"] + [
+        "tab:green" if r["variant"].startswith("full") else "tab:olive" for r in rows[2:]]
+    y = np.arange(len(rows))
+    ax.barh(y, [r["rate"] for r in rows], color=colors)
+    for yi, r in zip(y, rows):
+        ax.text(r["rate"] * 1.05, yi, f"{r['rate']:.3g} ({100 * r['of_roofline']:.0f}%)",
+                va="center", fontsize=8)
+    ax.axvline(res["roofline"], color="tab:red", ls="--",
+               label=f"one-step roofline: triad {res['triad_GBps']:.1f} GB/s / 96 B")
+    ax.axvline(TARGET_ROOFLINE * res["roofline"], color="tab:red", ls=":",
+               label=f"{TARGET_ROOFLINE:.0%} of roofline")
+    ax.set_yticks(y, names, fontsize=8)
     ax.set_xscale("log")
-    ax.set_xlabel("cell-updates per second (one core)")
+    ax.set_xlim(right=max(r["rate"] for r in rows) * 4)
+    ax.set_xlabel("cell-updates per second, one core (log scale; median wall clock)")
+    ax.set_title(f"Shallow-water step, float64; load average "
+                 f"{res['loadavg_start'][0]:.1f} to {res['loadavg_end'][0]:.1f} on "
+                 f"{os.cpu_count()} cores", fontsize=10)
     ax.invert_yaxis()
-    ax.legend(loc="lower right")
+    ax.legend(loc="upper right", fontsize=8)
     fig.tight_layout()
-    Path(out).parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, dpi=120)
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="512^2 grid, 3 rounds (< 30 s)")
+    ap.add_argument("--out", default=str(HERE / "results"), help="results directory")
+    args = ap.parse_args(argv)
+    n, rounds, timers, numpy_timer, load, elapsed = measure(args.quick)
+    triad_n = 1 << (23 if args.quick else 25)
+    res = summarise(n, rounds, timers, numpy_timer, load, elapsed, triad_n)
+    mach = machine()
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    stem = "weather_quick" if args.quick else "weather"
+    text = markdown(res, mach, args.quick)
+    (out / f"{stem}.md").write_text(text)
+    raw = {name: {"wall_s": t.wall, "cpu_s": t.cpu, "calls": t.calls}
+           for name, t in list(timers.items()) + [("numpy", numpy_timer)]}
+    (out / f"{stem}.json").write_text(json.dumps(
+        {"machine": mach, "results": res, "raw": raw,
+         "conventions": {"bytes_per_update": BYTES_PER_UPDATE, "triad_bytes": TRIAD_BYTES,
+                         "blocking": BLOCKING}}, indent=1))
+    plot(res, out / f"{stem}.png")
+    print(text)
+    return res
 
 
 if __name__ == "__main__":

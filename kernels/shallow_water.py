@@ -25,7 +25,7 @@ and no tendency for ``v[0]`` (free slip).
 Notes
 -----
 Every update goes through :func:`_advance`, which advances a *padded* state
-in place: with a halo of ``k`` cells it can take ``k`` steps, the valid
+in place, one fused row-streaming pass per step (:mod:`.shallow_water_step`): with a halo of ``k`` cells it can take ``k`` steps, the valid
 region shrinking by one cell (the stencil radius of one full step,
 including PV, kinetic energy, mass and tracer fluxes) on every side per
 step.  Previous tendencies are pointwise, so they need no extra halo.
@@ -46,6 +46,7 @@ import numpy as np
 from numba import njit
 
 from .physics import MAX_ITER, _adjust_region, _tracer_rows
+from .shallow_water_step import _dyn_rows
 
 __all__ = [
     "F_H", "F_U", "F_V", "F_FH", "F_FU", "F_FV", "F_Q", "F_FQ", "F_RAIN",
@@ -121,123 +122,6 @@ def coriolis(params: Params) -> np.ndarray:
 # --------------------------------------------------------------------------
 # kernels
 # --------------------------------------------------------------------------
-@njit(cache=True, error_model="numpy")
-def _dyn_rows(h, u, v, fh, fu, fv, b, has_b, fq, j0, j1, i0, i1, jd0, jd1,
-              rdx, rdy, g, c1, c2):
-    """One AB2 step of h, u, v in place on rows j0:j1, columns i0:i1.
-
-    Reads rows j0-1..j1 and columns i0-1..i1 of the old state.  Derived rows
-    (mass fluxes U, V, PV q, PV fluxes, Bernoulli B) are rolled in buffers
-    and always computed from rows not yet overwritten.  Loops run over row
-    views from index 0, so Numba emits no negative-index checks and LLVM
-    vectorises them; buffer index ``k`` stands for column ``i0 - 1 + k``.
-    """
-    m = i1 - i0 + 2                           # columns i0-1 .. i1
-    Ua = np.zeros(m); Ub = np.zeros(m)        # U rows j-1, j
-    Va = np.zeros(m); Vb = np.zeros(m)        # V rows j, j+1
-    qa = np.zeros(m); qb = np.zeros(m)        # q rows j, j+1
-    qVa = np.zeros(m); qVb = np.zeros(m)      # q * avg_x V, rows j, j+1
-    Ba = np.zeros(m); Bb = np.zeros(m)        # B rows j-1, j
-    qU = np.zeros(m)                          # q * avg_y U, row j
-    _mass_flux_x(Ua, h[j0 - 1], u[j0 - 1], i0, i1)
-    if j0 == jd0:
-        Va[:] = 0.0
-    else:
-        _mass_flux_y(Va, h[j0 - 1], h[j0], v[j0], i0, i1)
-    _pv(qa, h[j0 - 1], h[j0], u[j0 - 1], u[j0], v[j0], fq[j0], rdx, rdy, i0, i1)
-    _pv_flux(qVa, qa, Va, j0 == jd0, i0, i1)
-    _bernoulli(Ba, h[j0 - 1], u[j0 - 1], v[j0 - 1], v[j0], b, has_b, j0 - 1,
-               g, i0, i1)
-    n = i1 - i0
-    for j in range(j0, j1):
-        jn = j + 1
-        _mass_flux_x(Ub, h[j], u[j], i0, i1)
-        if jn == jd1:
-            Vb[:] = 0.0
-        else:
-            _mass_flux_y(Vb, h[j], h[jn], v[jn], i0, i1)
-        _pv(qb, h[j], h[jn], u[j], u[jn], v[jn], fq[jn], rdx, rdy, i0, i1)
-        _pv_flux(qVb, qb, Vb, jn == jd1, i0, i1)
-        for k in range(1, m):
-            qU[k] = qa[k] * (0.5 * (Ua[k] + Ub[k]))
-        _bernoulli(Bb, h[j], u[j], v[j], v[jn], b, has_b, j, g, i0, i1)
-        hj = h[j, i0:i1]; uj = u[j, i0:i1]; vj = v[j, i0:i1]
-        fhj = fh[j, i0:i1]; fuj = fu[j, i0:i1]; fvj = fv[j, i0:i1]
-        wall = j == jd0
-        for k in range(n):
-            th = -((Ub[k + 2] - Ub[k + 1]) * rdx + (Vb[k + 1] - Va[k + 1]) * rdy)
-            tu = 0.5 * (qVa[k + 1] + qVb[k + 1]) - (Bb[k + 1] - Bb[k]) * rdx
-            tv = -(0.5 * (qU[k + 1] + qU[k + 2])) - (Bb[k + 1] - Ba[k + 1]) * rdy
-            if wall:
-                tv = 0.0
-            hj[k] = hj[k] + (c1 * th - c2 * fhj[k])
-            uj[k] = uj[k] + (c1 * tu - c2 * fuj[k])
-            vj[k] = vj[k] + (c1 * tv - c2 * fvj[k])
-            fhj[k] = th
-            fuj[k] = tu
-            fvj[k] = tv
-        Ua, Ub = Ub, Ua
-        Va, Vb = Vb, Va
-        qa, qb = qb, qa
-        qVa, qVb = qVb, qVa
-        Ba, Bb = Bb, Ba
-
-
-@njit(cache=True, error_model="numpy", inline="always")
-def _mass_flux_x(out, hr, ur, i0, i1):
-    """U = avg_x(h) u on one row, columns i0..i1 (buffer 1..m-1)."""
-    hw = hr[i0 - 1:i1]; hc = hr[i0:i1 + 1]; uc = ur[i0:i1 + 1]
-    o = out[1:]
-    for k in range(i1 - i0 + 1):
-        o[k] = 0.5 * (hw[k] + hc[k]) * uc[k]
-
-
-@njit(cache=True, error_model="numpy", inline="always")
-def _mass_flux_y(out, hs, hn, vr, i0, i1):
-    """V = avg_y(h) v on one row of v, columns i0-1..i1-1 (buffer 0..m-2)."""
-    a = hs[i0 - 1:i1]; c = hn[i0 - 1:i1]; w = vr[i0 - 1:i1]
-    for k in range(i1 - i0 + 1):
-        out[k] = 0.5 * (a[k] + c[k]) * w[k]
-
-
-@njit(cache=True, error_model="numpy", inline="always")
-def _pv(out, hs, hn, us, un, vn, f, rdx, rdy, i0, i1):
-    """PV on the corner row between rows s and n, columns i0..i1."""
-    hsw = hs[i0 - 1:i1]; hse = hs[i0:i1 + 1]; hnw = hn[i0 - 1:i1]; hne = hn[i0:i1 + 1]
-    usc = us[i0:i1 + 1]; unc = un[i0:i1 + 1]; vw = vn[i0 - 1:i1]; ve = vn[i0:i1 + 1]
-    o = out[1:]
-    for k in range(i1 - i0 + 1):
-        zeta = (ve[k] - vw[k]) * rdx - (unc[k] - usc[k]) * rdy
-        hq = 0.25 * (((hsw[k] + hse[k]) + hnw[k]) + hne[k])
-        o[k] = (f + zeta) / hq
-
-
-@njit(cache=True, error_model="numpy", inline="always")
-def _pv_flux(out, q, V, wall, i0, i1):
-    """q * avg_x(V) at corners i0..i1-1 (zero on a wall row)."""
-    if wall:
-        out[:] = 0.0
-    else:
-        for k in range(1, i1 - i0 + 1):
-            out[k] = q[k] * (0.5 * (V[k - 1] + V[k]))
-
-
-@njit(cache=True, error_model="numpy", inline="always")
-def _bernoulli(out, hr, ur, vr, vn, b, has_b, j, g, i0, i1):
-    """``g (h + b) + K`` on one row, columns i0-1..i1-1 (buffer 0..m-2)."""
-    hc = hr[i0 - 1:i1]; uw = ur[i0 - 1:i1]; ue = ur[i0:i1 + 1]
-    vs = vr[i0 - 1:i1]; vnn = vn[i0 - 1:i1]
-    if has_b:
-        bc = b[j, i0 - 1:i1]
-        for k in range(i1 - i0 + 1):
-            ke = 0.25 * (((uw[k] * uw[k] + ue[k] * ue[k]) + vs[k] * vs[k]) + vnn[k] * vnn[k])
-            out[k] = g * (hc[k] + bc[k]) + ke
-    else:
-        for k in range(i1 - i0 + 1):
-            ke = 0.25 * (((uw[k] * uw[k] + ue[k] * ue[k]) + vs[k] * vs[k]) + vnn[k] * vnn[k])
-            out[k] = g * hc[k] + ke
-
-
 @njit(cache=True, error_model="numpy")
 def _advance(P, b, has_b, fq, nsteps, step0, jd0, jd1, rdx, rdy, g, dt, eps,
              moist, qs0, inv_href, gamma, tol, max_iter, iters):

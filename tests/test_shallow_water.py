@@ -7,7 +7,10 @@ the weather kernels.
 
 import dataclasses
 import math
+import platform
+import re
 
+import numba
 import numpy as np
 import pytest
 
@@ -79,6 +82,28 @@ def test_channel_keeps_wall_velocity_zero():
     p = make_params(True, False)
     out, _ = sw.run(random_state(p, 3), p, 20)
     assert np.all(out[sw.F_V, 0] == 0.0)
+
+
+@pytest.mark.skipif(platform.machine().lower() not in ("x86_64", "amd64"),
+                    reason="reads x86-64 assembly")
+@pytest.mark.skipif(numba.config.DISABLE_JIT, reason="needs the JIT")
+def test_fused_row_loop_is_vectorised():
+    """The one-pass row loop compiles to packed (SIMD) double arithmetic.
+
+    It silently falls back to scalar code, about 2.5x slower, if a change
+    adds arrays, branches around computed values or writes the state
+    through other slices than it reads (Notes of ``kernels/shallow_water_step.py``).
+    """
+    from hpcmicro.kernels import shallow_water_step
+
+    row = numba.njit(error_model="numpy")(shallow_water_step._dyn_row.py_func)
+    m = 12
+    rows = [np.ones(m) for _ in range(7)]
+    tend = [np.zeros(m - 2) for _ in range(3)]
+    bufs = [np.ones(m) for _ in range(5)]
+    row(*rows, True, *tend, *bufs, 1e-4, False, False, 1e-5, 1e-5, 9.81, 1.6, 0.6)
+    asm = row.inspect_asm(row.signatures[0])
+    assert re.search(r"\bv?divpd\b", asm), "shallow_water_step._dyn_row: row loop not vectorised"
 
 
 # ---------------------------------------------------------------- 2. tiling
