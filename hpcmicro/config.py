@@ -59,6 +59,34 @@ class JobConfig:
         return {"job": job, "params": dataclasses.asdict(self.params)}
 
 
+#: Output may go anywhere the user can write (scratch is often outside the run
+#: directory), except into the system's own directories.
+SYSTEM_DIRS = ("/bin", "/boot", "/dev", "/etc", "/lib", "/lib32", "/lib64", "/libx32", "/proc",
+               "/run", "/sbin", "/sys", "/usr", "/var/lib", "/var/log")
+
+
+def check_output_path(output: str) -> Path:
+    """Resolve an output path and refuse one that cannot be a job's output.
+
+    Relative paths are relative to the current directory and may lead out of
+    it (``../scratch/x.h5``); the path is resolved (``..`` and symbolic links)
+    before it is checked.  Refused: a path inside a system directory
+    (:data:`SYSTEM_DIRS`, or the root directory itself) and an existing
+    directory.  An existing *file* is refused later, unless ``--resume``.
+    """
+    resolved = Path(output).expanduser().resolve()
+    inside = [d for d in SYSTEM_DIRS if resolved == Path(d) or Path(d) in resolved.parents]
+    if inside or resolved.parent == Path("/"):
+        where = inside[0] if inside else "/"
+        raise ConfigError(f"output = {output!r} resolves to {str(resolved)!r}, inside the "
+                          f"system directory {where}; hpcmicro never writes there. Choose a "
+                          "path under your project or scratch directory.", key="job.output")
+    if resolved.is_dir():
+        raise ConfigError(f"output = {output!r} is a directory; give a file name inside it, "
+                          f"for example {str(Path(output) / 'results.h5')!r}", key="job.output")
+    return resolved
+
+
 def _line_of(text: str, section: str, key: str) -> int | None:
     """The 1-based line where ``key`` is set inside ``[section]``, if found."""
     current = None
@@ -220,6 +248,10 @@ def load_job(path: str | os.PathLike | None, *, text: str | None = None,
     if not job.output:
         stem = Path(path).stem if path is not None else wl_cls.name
         job = dataclasses.replace(job, output=f"results/{stem}.h5")
+    try:
+        check_output_path(job.output)
+    except ConfigError as e:
+        raise where(e) from None
     base = Path(path).resolve().parent if path is not None else Path.cwd()
     cfg = JobConfig(job=job, params=params, text=text, path=shown, base_dir=base,
                     sources=sources)
