@@ -150,7 +150,8 @@ class Master:
             if self.left > 0 or self.n_failed or self.fatal or self.store_error:
                 return
             holders = t["worker"][ids].astype(np.int64)
-            self._commit()
+            # No commit here: the periodic commits suffice, because a resume
+            # restarts from the last checkpoint and recomputes later rounds.
             if self.hooks is not None and not self.store_error:
                 try:
                     self.hooks.end_round(self.store.group, r)
