@@ -360,18 +360,23 @@ class ResultStore:
         except Exception:       # another driver: nothing to redirect, errors stay loud
             pass
 
-    def _write_blocks(self, idx: np.ndarray) -> None:
+    def _runs(self, idx: np.ndarray) -> list[slice]:
+        """The changed blocks, adjacent ones merged into one slice each."""
         blocks = np.unique(idx // BLOCK)
+        breaks = np.flatnonzero(np.diff(blocks) > 1) + 1
+        return [slice(int(run[0]) * BLOCK, min((int(run[-1]) + 1) * BLOCK, self.n_tasks))
+                for run in np.split(blocks, breaks)]
+
+    def _write_blocks(self, idx: np.ndarray) -> None:
+        runs = self._runs(idx)
         g = self._dsets
         for name, arr in self.values.items():
-            for b in blocks:
-                s = slice(b * BLOCK, min((b + 1) * BLOCK, self.n_tasks))
+            for s in runs:
                 g[name][s] = arr[s]
         self.h5.flush()
         t = self._tdsets
         for name in list(TASK_FIELDS)[::-1]:       # "status" last
-            for b in blocks:
-                s = slice(b * BLOCK, min((b + 1) * BLOCK, self.n_tasks))
+            for s in runs:
                 t[name][s] = self.tasks[name][s]
         self.h5.flush()
         self.dirty[:] = False

@@ -79,11 +79,11 @@ def lpt_placement(ids: np.ndarray, costs: np.ndarray, workers: Sequence[int]) ->
     else:
         rnd, col = np.divmod(np.arange(len(ids)), n_w)
         owner[:] = np.where(rnd % 2 == 0, col, n_w - 1 - col)
-    plan = {}
-    for k, rank in enumerate(workers):
-        sel = order[owner == k]
-        plan[rank] = (ids[sel], costs[sel])
-    return plan
+    # Group by owner with one stable sort: O(n log n), not O(n * workers).
+    by = order[np.argsort(owner, kind="stable")]
+    edges = np.concatenate([[0], np.cumsum(np.bincount(owner, minlength=n_w))])
+    return {rank: (ids[by[edges[k]:edges[k + 1]]], costs[by[edges[k]:edges[k + 1]]])
+            for k, rank in enumerate(workers)}
 
 
 def block_placement(ids: np.ndarray, costs: np.ndarray, workers: Sequence[int]) -> Plan:

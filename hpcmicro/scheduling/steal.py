@@ -36,6 +36,12 @@ VICTIMS_PER_ROUND = 4
 #: end game tight while an idle worker sends at most ~200 requests a second.
 BACKOFF_MIN = 0.0005
 BACKOFF_MAX = 0.005
+#: After this many empty rounds in a row the job is in its tail (every peer
+#: is down to its last task); the cap then rises to BACKOFF_IDLE so that
+#: thousands of idle thieves do not flood the few busy workers (about 10
+#: requests a second each instead of 200).
+IDLE_ROUNDS = 8
+BACKOFF_IDLE = 0.1
 
 
 class StealMaster(MasterPolicy):
@@ -88,8 +94,12 @@ class StealWorker(WorkerPolicy):
             return None
         if now < self.not_before:
             return None
-        fresh = [p for p in self.peers if p not in self.tried] or self.peers
-        victim = self.rng.choice(fresh)
+        # Draw until the victim is untried: `tried` holds at most a round's
+        # few peers, so this is O(1) even with thousands of peers.
+        victim = self.peers[self.rng.randrange(len(self.peers))]
+        if len(self.tried) < len(self.peers):
+            while victim in self.tried:
+                victim = self.peers[self.rng.randrange(len(self.peers))]
         self.tried.add(victim)
         return AskPeer(victim, self._new_request())
 
@@ -104,7 +114,8 @@ class StealWorker(WorkerPolicy):
             self.misses += 1
             if self.misses % VICTIMS_PER_ROUND == 0 or len(self.tried) >= len(self.peers):
                 rounds = self.misses // VICTIMS_PER_ROUND
-                self.not_before = now + min(BACKOFF_MAX, BACKOFF_MIN * 2 ** rounds)
+                cap = BACKOFF_MAX if rounds < IDLE_ROUNDS else BACKOFF_IDLE
+                self.not_before = now + min(cap, BACKOFF_MIN * 2 ** rounds)
                 self.tried.clear()
         return True
 

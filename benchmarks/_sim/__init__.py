@@ -1,0 +1,1 @@
+"""Helpers of ``benchmarks/simulate_scale.py``: cost measurement, placement, the simulator."""
