@@ -19,33 +19,13 @@ does).  Lowercase letters are the same as uppercase.
 The fast path
 -------------
 :func:`search` scores many queries against a packed database
-(:func:`pack_targets`).  The database is sorted by length and cut into
-batches of :data:`LANES` sequences which are aligned side by side, the batch
-being the innermost, contiguous dimension (SWIPE-style inter-sequence SIMD),
-with saturating unsigned 8-bit arithmetic.  Lanes whose 8-bit maximum could
-have saturated are rescored exactly in 32-bit.
-
-Notes
------
-How LLVM is made to vectorise without a private Numba option: all state of
-the 8-bit kernel (four H rows used in rotation, E, two F rows, a running
-maximum and the profile rows of one strip of target columns) lives in
-**one** array allocated inside the kernel with the shape ``(STRIP + 1,
-ROWS, LANES)``, whose inner two dimensions are compile-time constants.
-Every access of the inner lane loop is then ``base + constant`` or
-``base + 64 * (8 + letter)`` with ``letter`` a ``uint8`` from the same
-allocation, so LLVM proves that the lane loop carries no memory dependence
-and emits byte vectors (``vpaddusb``/``vpsubusb``/``vpmaxub``) with no
-runtime overlap checks.  (Had the profile row index been an ``int64``, LLVM
-could no longer bound it and fell back to overlap checks that failed: 70x
-slower.)  ``ROWS`` is 33, not 32: a column stride of 2048 bytes made loads of
-column ``j + 1`` falsely wait on stores to column ``j - 1`` (4K aliasing).
-Two query rows are computed per pass (E and the new H of the first row stay
-in registers), halving the loop-carried store-to-load chains per cell.
-Every intermediate is cast back to ``np.uint8`` (Numba widens small
-integers); ``min(a, 255 - b) + b`` compiles to a saturating add and
-``max(a, b) - b`` to a saturating subtract.  ``tests/test_smith_waterman.py``
-checks the generated assembly for those instructions.
+(:func:`pack_targets`): :data:`LANES` database sequences are aligned side
+by side, the lane being the innermost, contiguous dimension (SWIPE-style
+inter-sequence SIMD), each lane holding one target after another, with
+saturating signed 8-bit arithmetic (the kernels and how they are made to
+vectorise are in :mod:`.sw_simd`).  Pairs whose 8-bit score could have
+saturated are rescored exactly: per query in 16 lanes of 16-bit arithmetic,
+and in 32-bit scalar code if even that could have saturated.
 """
 
 from __future__ import annotations
@@ -57,13 +37,12 @@ from typing import NamedTuple
 import numba
 import numpy as np
 
+from .sw_simd import LANES8, LANES16, PROF, QROWS, ROWS, STRIP, search_i8, search_i16
+
 #: Database sequences aligned side by side by the 8-bit kernel.
-LANES = 64
-#: Rows per column of the kernel's work array: 8 state rows + <= 25 profile rows.
-ROWS = 33
-#: Target columns per strip (the profile of a strip is built once per batch).
-STRIP = 16
-_R_HA, _R_HB, _R_HC, _R_HD, _R_E, _R_F1, _R_F2, _R_MAX, _R_PROF = 0, 1, 2, 3, 4, 5, 6, 7, 8
+LANES = LANES8
+#: Most letters a matrix may have (the kernels' profile rows, less the pad letter).
+MAX_LETTERS = ROWS - PROF - 1
 
 PROTEIN_LETTERS = "ARNDCQEGHILKMFPSTWYVBZX*"
 #: Letters outside the matrices, scored as ``*`` (parasail does the same).
@@ -153,8 +132,8 @@ def karlin_altschul_table() -> dict:
 
 def _check_scheme(matrix: np.ndarray, gap_open: int, gap_extend: int) -> np.ndarray:
     m = np.asarray(matrix)
-    if m.ndim != 2 or m.shape[0] != m.shape[1] or not 1 <= m.shape[0] <= ROWS - _R_PROF - 1:
-        raise ValueError(f"matrix must be square with at most {ROWS - _R_PROF - 1} letters, got {m.shape}")
+    if m.ndim != 2 or m.shape[0] != m.shape[1] or not 1 <= m.shape[0] <= MAX_LETTERS:
+        raise ValueError(f"matrix must be square with at most {MAX_LETTERS} letters, got {m.shape}")
     if m.min() < -127 or m.max() > 127:
         raise ValueError("matrix scores must lie in -127..127")
     if not (0 <= gap_extend <= gap_open <= 255):
@@ -205,31 +184,31 @@ def sw_score(query: np.ndarray, target: np.ndarray, matrix: np.ndarray,
                              m, np.int32(gap_open), np.int32(gap_extend)))
 
 
-# ----------------------------------------------------------------- 8-bit batch kernel
+# ----------------------------------------------------------------- batched search
 class PackedTargets(NamedTuple):
-    """A database cut into length-sorted batches of :data:`LANES` lanes.
+    """A database laid out in ``lanes`` lanes of strips (see :func:`pack_targets`).
 
     Attributes
     ----------
-    order : numpy.ndarray
-        ``int64[n_batches * LANES]``: target index of every lane, -1 for empty lanes.
     codes : numpy.ndarray
-        ``uint8[total_columns, LANES]``: the batches one after the other, padded
-        with the pad code (``alphabet_size``).
-    offsets : numpy.ndarray
-        ``int64[n_batches + 1]``: first row of each batch in ``codes``.
+        ``uint8[n_strips * STRIP, lanes]``: lane ``l`` holds its targets one
+        after the other, each padded with the pad code (``alphabet_size``) to
+        whole strips of :data:`STRIP` columns.
+    owner : numpy.ndarray
+        ``int64[n_strips, lanes]``: the target in each strip of each lane, -1
+        where a lane has run out of targets.
     lengths : numpy.ndarray
         ``int64[n_targets]``: target lengths in input order.
     """
 
-    order: np.ndarray
     codes: np.ndarray
-    offsets: np.ndarray
+    owner: np.ndarray
     lengths: np.ndarray
 
 
-def pack_targets(cat: np.ndarray, offsets: np.ndarray, alphabet_size: int) -> PackedTargets:
-    """Sort targets by length and lay them out as 8-bit kernel batches.
+def pack_targets(cat: np.ndarray, offsets: np.ndarray, alphabet_size: int,
+                 lanes: int = LANES, subset: np.ndarray | None = None) -> PackedTargets:
+    """Lay targets out in lanes for the batch kernels, wasting few columns.
 
     Parameters
     ----------
@@ -239,128 +218,92 @@ def pack_targets(cat: np.ndarray, offsets: np.ndarray, alphabet_size: int) -> Pa
         ``int64[n + 1]``; target ``k`` is ``cat[offsets[k]:offsets[k + 1]]``.
     alphabet_size : int
         Number of letter codes (the pad code is this value).
+    lanes : int, optional
+        Targets side by side (:data:`LANES` for :func:`search`).
+    subset : numpy.ndarray, optional
+        Indices of the targets to pack (default: all).
+
+    Notes
+    -----
+    Targets are taken longest first and each is appended to the lane that
+    is shortest so far (longest-processing-time first), padded to whole
+    strips: a new target starts a strip, where the kernel resets that lane.
+    Lanes then end within a strip or so of each other and the padding is
+    about half a strip per target (2% of the cells for UniProt proteins),
+    where fixed batches of equal-length-sorted targets wasted 4% on the
+    whole database and 14-22% on samples of a few thousand proteins.
     """
     offsets = np.asarray(offsets, np.int64)
     lengths = np.diff(offsets)
-    n = lengths.shape[0]
-    by_len = np.argsort(-lengths, kind="stable")
-    n_batches = -(-n // LANES)
-    order = np.full(n_batches * LANES, -1, np.int64)
-    order[:n] = by_len
-    widths = np.zeros(n_batches, np.int64)
-    for b in range(n_batches):
-        widths[b] = lengths[by_len[b * LANES]]
-    boff = np.zeros(n_batches + 1, np.int64)
-    np.cumsum(widths, out=boff[1:])
-    codes = np.full((int(boff[-1]), LANES), alphabet_size, np.uint8)
-    _fill_batches(np.asarray(cat, np.uint8), offsets, order, boff, codes)
-    return PackedTargets(order, codes, boff, lengths)
+    sel = np.arange(lengths.shape[0]) if subset is None else np.asarray(subset, np.int64)
+    by_len = sel[np.argsort(-lengths[sel], kind="stable")]
+    by_len = by_len[lengths[by_len] > 0]  # an empty target scores 0 without the kernel
+    strips = -(-lengths[by_len] // STRIP)
+    lane, first = _assign_lanes(strips, lanes)
+    n_strips = int((first + strips).max()) if by_len.shape[0] else 0
+    codes = np.full((n_strips * STRIP, lanes), alphabet_size, np.uint8)
+    owner = np.full((n_strips, lanes), -1, np.int64)
+    _fill_lanes(np.asarray(cat, np.uint8), offsets, by_len, strips, lane, first, codes, owner)
+    return PackedTargets(codes, owner, lengths)
 
 
 @numba.njit(cache=True, nogil=True)
-def _fill_batches(cat, offsets, order, boff, codes):
-    for b in range(boff.shape[0] - 1):
-        for lane in range(LANES):
-            k = order[b * LANES + lane]
-            if k < 0:
-                continue
-            start = offsets[k]
-            for j in range(offsets[k + 1] - start):
-                codes[boff[b] + j, lane] = cat[start + j]
-
-
-@numba.njit(cache=True, nogil=True, inline="always")
-def _rows_strip(w, width, p1, p2, hp, h1, h2, go, ge, bias):
-    # Two query rows (i, i + 1) over one strip; hp holds row i - 1.
-    for jj in range(1, width + 1):
-        for lane in range(LANES):
-            hup = w[jj, hp, lane]
-            hl1 = w[jj - 1, h1, lane]
-            e1 = max(np.uint8(max(w[jj, _R_E, lane], ge) - ge), np.uint8(max(hup, go) - go))
-            f1 = max(np.uint8(max(w[jj - 1, _R_F1, lane], ge) - ge), np.uint8(max(hl1, go) - go))
-            p = w[jj, p1, lane]
-            x = np.uint8(min(w[jj - 1, hp, lane], np.uint8(255 - p)) + p)
-            x1 = max(np.uint8(max(x, bias) - bias), max(e1, f1))
-            hl2 = w[jj - 1, h2, lane]
-            e2 = max(np.uint8(max(e1, ge) - ge), np.uint8(max(x1, go) - go))
-            f2 = max(np.uint8(max(w[jj - 1, _R_F2, lane], ge) - ge), np.uint8(max(hl2, go) - go))
-            p = w[jj, p2, lane]
-            x = np.uint8(min(hl1, np.uint8(255 - p)) + p)
-            x2 = max(np.uint8(max(x, bias) - bias), max(e2, f2))
-            w[jj, h1, lane] = x1
-            w[jj, h2, lane] = x2
-            w[jj, _R_E, lane] = e2
-            w[jj, _R_F1, lane] = f1
-            w[jj, _R_F2, lane] = f2
-            w[jj, _R_MAX, lane] = max(w[jj, _R_MAX, lane], max(x1, x2))
+def _assign_lanes(strips, lanes):
+    fill = np.zeros(lanes, np.int64)
+    lane = np.empty(strips.shape[0], np.int64)
+    first = np.zeros(strips.shape[0], np.int64)
+    for k in range(strips.shape[0]):
+        best = np.argmin(fill)
+        lane[k] = best
+        first[k] = fill[best]
+        fill[best] += strips[k]
+    return lane, first
 
 
 @numba.njit(cache=True, nogil=True)
-def _batch_u8(qcat, qoff, codes, c0, c1, mb, bias, go, ge, out):
-    """Score every query against one batch (columns c0:c1 of codes) in uint8."""
-    n = c1 - c0
-    na = mb.shape[0]
-    nq = qoff.shape[0] - 1
-    w = np.zeros((STRIP + 1, ROWS, LANES), np.uint8)
-    # border[qoff[q] + 2 * q + r]: H and F of query row r (0 = the row above row 1)
-    border = np.zeros((qcat.shape[0] + 2 * nq, 2, LANES), np.uint8)
-    bias8, go8, ge8 = np.uint8(bias), np.uint8(go), np.uint8(ge)
-    pad = np.uint8(na)  # its profile row is all zero: the fake row of odd queries
-    out[:, :] = 0
-    for s0 in range(0, n, STRIP):
-        width = min(STRIP, n - s0)
-        for jj in range(1, width + 1):  # the strip's profile rows
-            for a in range(na):
-                for lane in range(LANES):
-                    w[jj, _R_PROF + a, lane] = mb[a, codes[c0 + s0 + jj - 1, lane]]
-        for q in range(nq):
-            q0, q1 = qoff[q], qoff[q + 1]
-            b0 = 2 * q
-            for jj in range(STRIP + 1):
-                for r in range(_R_PROF):
-                    for lane in range(LANES):
-                        w[jj, r, lane] = 0
-            for i in range(q0, q1, 2):
-                pr1 = _R_PROF + qcat[i]
-                pr2 = _R_PROF + (qcat[i + 1] if i + 1 < q1 else pad)
-                odd = ((i - q0) >> 1) & 1
-                hp, h1, h2 = (_R_HC, _R_HD, _R_HA) if odd else (_R_HA, _R_HB, _R_HC)
-                k = b0 + i + 1
-                for lane in range(LANES):  # left border: column s0 of rows i, i + 1
-                    w[0, h1, lane] = border[k, 0, lane]
-                    w[0, _R_F1, lane] = border[k, 1, lane]
-                    w[0, h2, lane] = border[k + 1, 0, lane]
-                    w[0, _R_F2, lane] = border[k + 1, 1, lane]
-                if odd:
-                    _rows_strip(w, width, pr1, pr2, _R_HC, _R_HD, _R_HA, go8, ge8, bias8)
-                else:
-                    _rows_strip(w, width, pr1, pr2, _R_HA, _R_HB, _R_HC, go8, ge8, bias8)
-                for lane in range(LANES):
-                    border[k, 0, lane] = w[width, h1, lane]
-                    border[k, 1, lane] = w[width, _R_F1, lane]
-                    border[k + 1, 0, lane] = w[width, h2, lane]
-                    border[k + 1, 1, lane] = w[width, _R_F2, lane]
-            for jj in range(1, width + 1):
-                for lane in range(LANES):
-                    out[q, lane] = max(out[q, lane], w[jj, _R_MAX, lane])
+def _fill_lanes(cat, offsets, targets, strips, lane, first, codes, owner):
+    for k in range(targets.shape[0]):
+        t = targets[k]
+        start, col = offsets[t], first[k] * STRIP
+        for j in range(offsets[t + 1] - start):
+            codes[col + j, lane[k]] = cat[start + j]
+        for s in range(first[k], first[k] + strips[k]):
+            owner[s, lane[k]] = t
 
 
-@numba.njit(cache=True, nogil=True)
-def _search_kernel(qcat, qoff, codes, boff, order, tcat, toff, mat, mb, bias, limit,
-                   go, ge, out):
-    lane_max = np.zeros((qoff.shape[0] - 1, LANES), np.uint8)
-    for b in range(boff.shape[0] - 1):
-        _batch_u8(qcat, qoff, codes, boff[b], boff[b + 1], mb, bias, go, ge, lane_max)
-        for q in range(qoff.shape[0] - 1):
-            for lane in range(LANES):
-                k = order[b * LANES + lane]
-                if k < 0:
-                    continue
-                s = np.int32(lane_max[q, lane])
-                if s > limit:  # may have saturated: rescore exactly
-                    s = _sw_score_i32(qcat[qoff[q]:qoff[q + 1]], tcat[toff[k]:toff[k + 1]],
-                                      mat, go, ge)
-                out[q, k] = s
+def _pad_queries(qcat, qoff, pad):
+    """Pad every query with the pad code to a multiple of the kernel's QROWS."""
+    qlen = np.diff(qoff)
+    qoff_r = np.zeros_like(qoff)
+    np.cumsum(-(-qlen // QROWS) * QROWS, out=qoff_r[1:])
+    qcat_r = np.full(int(qoff_r[-1]), pad, np.uint8)
+    idx = np.repeat(qoff_r[:-1] - qoff[:-1], qlen) + np.arange(qcat.shape[0])
+    qcat_r[idx] = qcat
+    return qcat_r, qoff_r
+
+
+def _profile_matrix(mat, dtype):
+    """The matrix with a pad letter scoring the type's minimum against everything."""
+    na = mat.shape[0]
+    mb = np.full((na + 1, na + 1), np.iinfo(dtype).min, dtype)
+    mb[:na, :na] = mat
+    return mb
+
+
+def _rescore(query, tcat, toff, targets, mat, gap_open, gap_extend):
+    """Exact scores of one query against some targets: 16-bit lanes, then 32-bit."""
+    na = mat.shape[0]
+    packed = pack_targets(tcat, toff, na, LANES16, targets)
+    qcat, qoff = _pad_queries(query, np.array([0, query.shape[0]], np.int64), na)
+    best = np.zeros((1, toff.shape[0] - 1), np.int32)
+    search_i16(qcat, qoff, packed.codes, packed.owner, _profile_matrix(mat, np.int16),
+               gap_open, gap_extend, best)
+    scores = best[0, targets]
+    for k in np.flatnonzero(scores > 65535 - max(0, int(mat.max()))):
+        t = targets[k]
+        scores[k] = _sw_score_i32(query, tcat[toff[t]:toff[t + 1]], mat,
+                                  np.int32(gap_open), np.int32(gap_extend))
+    return scores
 
 
 def search(qcat: np.ndarray, qoff: np.ndarray, tcat: np.ndarray, toff: np.ndarray,
@@ -388,13 +331,14 @@ def search(qcat: np.ndarray, qoff: np.ndarray, tcat: np.ndarray, toff: np.ndarra
 
     Notes
     -----
-    The 8-bit pass adds ``bias = -min(matrix)`` to every profile score.  A
-    saturating add can only clip when a cell's diagonal predecessor exceeds
-    ``limit = 255 - bias - max(matrix)``; such a predecessor is itself a
-    cell, so a lane whose 8-bit maximum is at most ``limit`` never clipped and
-    its score is exact.  Every other lane is rescored in 32-bit.
-    Subtractions saturate at 0, which changes no score: a local-alignment
-    cell only uses E and F through ``max(0, ...)``.
+    The 8-bit pass saturates at 255.  A saturating add can only clip when a
+    cell's diagonal predecessor exceeds ``255 - max(matrix)``; such a
+    predecessor is itself a cell, so a lane whose 8-bit maximum is at most
+    that never clipped and its score is exact.  Every other pair is rescored
+    (see :func:`_rescore`): by query, its targets packed in 16 lanes of
+    16-bit arithmetic, with the same argument at 65535, and the rare
+    pair above that in 32-bit.  Gap-open penalties above 127 do not fit the
+    8-bit kernel's subtraction; they run every pair in 16-bit.
     """
     mat = _check_scheme(matrix, gap_open, gap_extend)
     qoff = np.asarray(qoff, np.int64)
@@ -402,16 +346,26 @@ def search(qcat: np.ndarray, qoff: np.ndarray, tcat: np.ndarray, toff: np.ndarra
     qcat = np.ascontiguousarray(qcat, np.uint8)
     tcat = np.ascontiguousarray(tcat, np.uint8)
     na = mat.shape[0]
-    if packed is None:
-        packed = pack_targets(tcat, toff, na)
-    bias = max(0, -int(mat.min()))
-    limit = 255 - bias - max(0, int(mat.max()))
-    mb = np.zeros((na, na + 1), np.uint8)  # column na: the pad code, score -bias
-    mb[:, :na] = mat + bias
-    out = np.zeros((qoff.shape[0] - 1, toff.shape[0] - 1), np.int32)
-    if out.size:
-        _search_kernel(qcat, qoff, packed.codes, packed.offsets, packed.order, tcat, toff,
-                       mat, mb, bias, limit, np.int32(gap_open), np.int32(gap_extend), out)
+    nq = qoff.shape[0] - 1
+    out = np.zeros((nq, toff.shape[0] - 1), np.int32)
+    if out.size == 0:
+        return out
+    if gap_open <= 127:
+        if packed is None:
+            packed = pack_targets(tcat, toff, na)
+        if packed.codes.shape[1] != LANES:
+            raise ValueError(f"packed targets have {packed.codes.shape[1]} lanes; "
+                             f"search needs {LANES}")
+        qcat_r, qoff_r = _pad_queries(qcat, qoff, na)
+        search_i8(qcat_r, qoff_r, packed.codes, packed.owner, _profile_matrix(mat, np.int8),
+                  gap_open, gap_extend, out)
+        redo = out > 255 - max(0, int(mat.max()))
+    else:
+        redo = np.ones(out.shape, bool)
+    for q in np.flatnonzero(redo.any(axis=1)):
+        targets = np.flatnonzero(redo[q])
+        out[q, targets] = _rescore(qcat[qoff[q]:qoff[q + 1]], tcat, toff, targets, mat,
+                                   gap_open, gap_extend)
     return out
 
 

@@ -201,17 +201,95 @@ def test_tie_break_picks_smallest_target_end():
     assert (al.score, al.sstart, al.send, al.qstart, al.qend, al.cigar) == (33, 3, 5, 1, 3, "3M")
 
 
+# ------------------------------------------------------------------ 16-bit and 32-bit paths
+def test_large_gap_open_runs_16_bit_and_matches_parasail():
+    """gap_open > 127 does not fit the 8-bit subtraction: every pair runs in 16-bit."""
+    rng = np.random.default_rng(9)
+    base = rand_protein(rng, 200, "ACDEFGHIKLMNPQRSTVWY")
+    queries = [base, rand_protein(rng, 33)]
+    targets = [mutate(rng, base, r) for r in (0.05, 0.3)] + [rand_protein(rng, n) for n in (1, 17, 90)]
+    for go, ge in [(200, 1), (255, 255), (128, 3)]:
+        S = search_strings(queries, targets, "BLOSUM62", go, ge)
+        for a, q in enumerate(queries):
+            for b, t in enumerate(targets):
+                assert S[a, b] == parasail.sw_striped_32(q, t, go, ge, parasail.blosum62).score
+
+
+def test_scores_beyond_16_bit_fall_back_to_32_bit():
+    rng = np.random.default_rng(10)
+    long = "W" * 6100  # W-W scores 11: 67,100 > 65,535 - 11
+    near = rand_protein(rng, 300, "ACDEFGHIKLMNPQRSTVWY")
+    S = search_strings([long, near], [long, near, long[:50]], "BLOSUM62", 11, 1)
+    assert S[0, 0] == 6100 * 11 and S[0, 2] == 50 * 11
+    assert S[1, 1] == parasail.sw_striped_32(near, near, 11, 1, parasail.blosum62).score
+
+
+def test_pack_targets_fills_lanes_longest_first():
+    tc, to = pack([encode(s) for s in ["AAA", "W", "CCCCC", "DD", ""]])
+    p = sw.pack_targets(tc, to, 24, lanes=2, subset=np.array([0, 2, 3, 4]))
+    # longest first, each into the shortest lane so far; the empty target is left out
+    assert p.owner.tolist() == [[2, 0], [3, -1]]
+    strip = p.codes.shape[0] // 2
+    assert p.codes.shape == (2 * strip, 2)
+    assert p.codes[:5, 0].tolist() == encode("CCCCC").tolist() and (p.codes[5:strip, 0] == 24).all()
+    assert p.codes[strip:strip + 2, 0].tolist() == encode("DD").tolist()
+    assert p.codes[:3, 1].tolist() == encode("AAA").tolist() and (p.codes[strip:, 1] == 24).all()
+    with pytest.raises(ValueError, match="lanes"):
+        sw.search(tc, to, tc, to, sw.load_matrix("BLOSUM62"), 11, 1, packed=p)
+
+
+def test_targets_sharing_a_lane_do_not_see_each_other():
+    """Many short targets per lane: a new target starts with an empty left edge."""
+    rng = np.random.default_rng(11)
+    base = rand_protein(rng, 60, "ACDEFGHIKLMNPQRSTVWY")
+    # copies of base split across strip boundaries would score higher if they leaked
+    targets = [base[:k] for k in range(1, 60, 3)] + [base[k:] for k in range(0, 60, 7)] * 20
+    targets += [rand_protein(rng, n) for n in rng.integers(1, 50, 200)]
+    S = search_strings([base, base[20:45]], targets, "BLOSUM62", 11, 1)
+    for a, q in enumerate([base, base[20:45]]):
+        for b, t in enumerate(targets):
+            assert S[a, b] == parasail.sw_striped_32(q, t, 11, 1, parasail.blosum62).score
+
+
 # ------------------------------------------------------------------ code generation
 @pytest.mark.slow
-def test_batch_kernel_is_vectorised_without_overlap_checks():
-    """The 8-bit kernel must compile to byte-vector saturating instructions."""
+@pytest.mark.parametrize("lanes", [64, 16])
+def test_batch_kernel_is_vectorised_without_overlap_checks(lanes):
+    """The inner cell loop must compile to saturating vector instructions only."""
     import numba
-    kernel = numba.njit(nogil=True)(sw._batch_u8.py_func)  # fresh: cached code has no asm
-    qcat = np.zeros(3, np.uint8)
-    codes = np.zeros((4, sw.LANES), np.uint8)
-    out = np.zeros((1, sw.LANES), np.uint8)
-    kernel(qcat, np.array([0, 3], np.int64), codes, 0, 4, np.zeros((24, 25), np.uint8),
-           4, 11, 1, out)
-    asm = kernel.inspect_asm(kernel.signatures[0])
-    for instr in ("paddusb", "psubusb", "pmaxub"):  # v-prefixed with AVX
-        assert instr in asm, f"{instr} missing: the lane loop was not vectorised"
+    from hpcmicro.kernels import sw_simd
+    kern = sw_simd.search_i8 if lanes == 64 else sw_simd.search_i16
+    dtype = np.int8 if lanes == 64 else np.int16
+    fresh = numba.njit(nogil=True)(kern.py_func)  # fresh: cached code has no asm
+    qcat = np.zeros(3 * sw_simd.QROWS, np.uint8)
+    codes = np.zeros((2 * sw_simd.STRIP, lanes), np.uint8)
+    owner = np.zeros((2, lanes), np.int64)
+    out = np.zeros((1, 1), np.int32)
+    fresh(qcat, np.array([0, qcat.shape[0]], np.int64), codes, owner,
+          np.zeros((25, 25), dtype), 11, 1, out)
+    asm = fresh.inspect_asm(fresh.signatures[0])
+    suffix = "b" if lanes == 64 else "w"
+    for instr in ("vpadds", "vpsubs", "vpmaxs"):
+        assert instr + suffix in asm, f"{instr}{suffix} missing: the lane loop was not vectorised"
+    # the hot loop: the block with the saturating adds has no scalar byte moves
+    hot = [blk for blk in asm.split("\n.LBB") if "vpadds" + suffix in blk]
+    assert hot and all("movzbl" not in blk and "movb\t" not in blk for blk in hot)
+
+
+@pytest.mark.slow
+def test_kernels_load_from_numba_cache_in_a_new_process(tmp_path):
+    """Each MPI rank is a new process: the kernels must come from the cache, not recompile."""
+    import os
+    import subprocess
+    import sys
+    code = ("import numpy as np\n"
+            "from hpcmicro.kernels import smith_waterman as sw, sw_simd\n"
+            "q = np.arange(20, dtype=np.uint8); o = np.array([0, 20])\n"
+            "for go in (11, 200):\n"
+            "    sw.search(q, o, q, o, sw.load_matrix('BLOSUM62'), go, 1)\n"
+            "print(sum(sw_simd.search_i8.stats.cache_misses.values())"
+            " + sum(sw_simd.search_i16.stats.cache_misses.values()))\n")
+    env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path))
+    runs = [subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+                           check=True).stdout.split()[-1] for _ in range(2)]
+    assert runs[1] == "0", f"compiled again in a second process (misses: {runs})"
