@@ -89,3 +89,13 @@ class Ring(Workload):
         x = 0.5 * v[j] + 0.25 * (v[(j - 1) % n] + v[(j + 1) % n]) + r
         self.held[j] = x
         return {"value": x}
+
+
+class Broken(Ring):
+    """A workload whose set-up raises on rank 2 only: an error outside any task."""
+
+    def setup_worker(self):
+        import os
+        super().setup_worker()
+        if os.environ.get("PMI_RANK") == "2":
+            raise RuntimeError("broken set-up on rank 2")

@@ -60,3 +60,16 @@ def test_stolen_tasks_carry_their_data(tmp_path):
     got, stolen, _ = _values(tmp_path / "ring.h5")
     assert stolen.sum() > 0, "the uneven sleeps make idle workers steal"
     assert np.array_equal(got, ringtoy.serial(40, 6))
+
+
+def test_an_error_outside_tasks_aborts_every_rank(tmp_path):
+    import time
+    job = tmp_path / "broken.toml"
+    job.write_text(f'[job]\nworkload = "ringtoy:Broken"\noutput = "{tmp_path}/b.h5"\n\n'
+                   '[ring]\nn = 12\nrounds = 3\n')
+    env = dict(os.environ, PYTHONPATH=f"{HERE}{os.pathsep}{os.environ.get('PYTHONPATH', '')}")
+    t0 = time.monotonic()
+    r = mpiexec(4, "run", job, "-q", env=env, timeout=90)
+    assert time.monotonic() - t0 < 60, "no hang"
+    assert r.returncode != 0
+    assert "internal error on rank 2 of 4" in r.stderr and "broken set-up on rank 2" in r.stderr

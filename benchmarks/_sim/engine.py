@@ -42,8 +42,8 @@ to the master and sub-masters only (worker agents are assumed to have the
 CPU they need).  When no task is queued anywhere and none is in flight
 (``steal``), no steal request can succeed any more; from then on idle
 thieves are not simulated and their empty requests are counted analytically
-at the rate of the real back-off (``VICTIMS_PER_ROUND`` requests per
-``BACKOFF_MAX`` plus their round trips).
+at the rate of the real back-off once idle (``VICTIMS_PER_ROUND`` requests per
+``BACKOFF_IDLE`` plus their round trips).
 """
 
 from __future__ import annotations
@@ -575,7 +575,9 @@ class Sim:
         end, n, W = self.end, self.n, self.W
         ideal = float(self.d.sum()) / W
         rtt = self.rtt_sum / self.rtt_n if self.rtt_n else 2 * self.c.latency + hw.AGENT_TICK
-        rate = hsteal.VICTIMS_PER_ROUND / (hsteal.VICTIMS_PER_ROUND * rtt + hsteal.BACKOFF_MAX)
+        # An idle thief's request rate once its back-off has reached the idle cap
+        # (after IDLE_ROUNDS empty rounds; the short ramp before is neglected).
+        rate = hsteal.VICTIMS_PER_ROUND / (hsteal.VICTIMS_PER_ROUND * rtt + hsteal.BACKOFF_IDLE)
         quiet = [end - w.quiet for w in self.workers[1:] if w.quiet is not None]
         analytic = 2 * rate * float(sum(quiet))
         total = sum(self.counts) - self.counts[FLUSH] + analytic
