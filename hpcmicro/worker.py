@@ -162,7 +162,8 @@ class Worker:
                 self.tp.send(self.master, m.Drained())
                 self.draining = False
                 self.signal_time = self.signal_time or now
-        elif not self.wedged:
+        elif not self.wedged and self.round_tasks is None:
+            # (A worker still waiting for its round's data has work coming.)
             self._ask(self.policy.want_work(n_queued, now))
         if self.pending_signal is not None:
             self.tp.send(self.master, m.SignalSeen(self.pending_signal))
@@ -298,6 +299,11 @@ class Worker:
                 running = self.current[1] if self.current else 0.0
                 n = self.policy.share((c for _, c, _ in reversed(self.queue)),
                                       self.queued_cost, running, req.queued)
+                if self.resident:
+                    # A resident task's data travels with it: never give away
+                    # the last queued one, whose transfer costs about as much
+                    # as running it here.
+                    n = min(n, len(self.queue) - 1)
             taken = [self.queue.pop() for _ in range(n)]
             for _, c, _ in taken:
                 self.queued_cost -= c
