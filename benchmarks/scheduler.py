@@ -213,6 +213,8 @@ def main(argv=None) -> int:
     ap.add_argument("--quick", action="store_true", help="a small smoke run (under 2 minutes)")
     ap.add_argument("--repeats", type=int, default=None, help="runs per figure (default 3; "
                     "1 with --quick)")
+    ap.add_argument("--replot", action="store_true",
+                    help="redraw the table and plot from results/scheduler.json (no runs)")
     ap.add_argument("--_world", help=argparse.SUPPRESS)
     ap.add_argument("paths", nargs="*", help=argparse.SUPPRESS)
     a = ap.parse_args(argv)
@@ -223,6 +225,11 @@ def main(argv=None) -> int:
         world_futures(*a.paths)
         return 0
     reps = a.repeats or (1 if a.quick else 3)
+    if a.replot:
+        d = json.loads((OUT / f"scheduler{'_quick' if a.quick else ''}.json").read_text())
+        print(write_report(d["throughput"], d["makespan"], d["ratios"], d["cpu"],
+                           d["cpu_whole"], reps, a.quick))
+        return 0
     cs = cases(a.quick)
     OUT.mkdir(parents=True, exist_ok=True)
     from hpcmicro.workloads.synthetic import SyntheticParams, durations, estimates
@@ -343,7 +350,8 @@ def write_report(thr, table, ratios, cpu, whole, reps, quick) -> str:
     a2.set_ylim(0, 1.05)
     a2.set_ylabel("makespan efficiency")
     a2.set_title(f"Makespan efficiency, {WORKERS} workers, sleep tasks")
-    a2.legend(fontsize=7, ncol=4, loc="lower right")
+    a2.legend(fontsize=8, ncol=len(show), loc="upper center", bbox_to_anchor=(0.5, -0.3),
+              frameon=False)
     fig.tight_layout()
     fig.savefig(OUT / f"scheduler{'_quick' if quick else ''}.png", dpi=110)
     return md
