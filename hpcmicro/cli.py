@@ -200,6 +200,9 @@ def main(argv=None) -> int:
         return e.exit_code
     except KeyboardInterrupt:
         return EXIT_RESUMABLE
+    except BrokenPipeError:        # e.g. `hpcmicro export ... | head`: not an error
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
 
 
 if __name__ == "__main__":

@@ -10,7 +10,8 @@ mkdir -p results
 rm -f results/demo_align.h5 results/demo_synthetic.h5 results/demo_weather.h5
 echo "== align: 4 protein queries against 289 UniProt proteins (shipped in jobs/data)"
 hpcmicro run jobs/align_demo.toml -n 3 -o results/demo_align.h5
-hpcmicro export results/demo_align.h5 --format tsv | head -n 8
+hpcmicro export results/demo_align.h5 --format tsv -o results/demo_align.tsv
+head -n 5 results/demo_align.tsv
 echo "== synthetic: 400 skewed sleep tasks, work stealing"
 hpcmicro run jobs/synthetic.toml -n 3 -o results/demo_synthetic.h5
 echo "== weather: the moist unstable jet, 128 x 64 cells, first 1600 steps"
