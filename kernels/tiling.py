@@ -91,6 +91,7 @@ class TileGrid:
 
     @property
     def n_tiles(self) -> int:
+        """Number of tiles."""
         return self.shape[0] * self.shape[1]
 
     @property
