@@ -103,15 +103,13 @@ def run_master(tp, cfg: JobConfig, *, resume: bool, workers: list[int], quiet=Fa
         started = True
         master_cls, _ = get_policy(cfg.job.scheduler)
         policy = master_cls(workers, cfg.job.seed)
-        todo = int((store.tasks["status"] == 0).sum())
-        prog = Progress(todo, enabled=not quiet)
         rounds = wl.rounds()
         first = 0
         if wl.resident and resume:
             first = wl.first_round(store.group, store.tasks["status"])
             store.reset_from(first * (len(costs) // rounds))
-            todo = int((store.tasks["status"] == 0).sum())
-            prog = Progress(todo, enabled=not quiet)
+        todo = int((store.tasks["status"] == 0).sum())
+        prog = Progress(todo, enabled=not quiet)
         master = Master(tp, policy, store, costs, max_attempts=cfg.job.max_attempts,
                         commit_interval=cfg.job.commit_interval, progress=prog, hooks=wl,
                         rounds=rounds, first_round=first)
