@@ -25,6 +25,7 @@ import numpy as np
 
 from . import messages as m
 from .scheduling import AskMaster, AskPeer
+from .scheduling.base import remaining_cost
 
 #: Agent wake-up when nothing arrives; bounds how late it notices a drained
 #: queue or a finished task (the task thread never waits for the agent).
@@ -70,6 +71,7 @@ class Worker:
         self.current = None          # (id, cost, monotonic start) of the running task
         self.rows: list = []         # finished (id, start, stop, stolen, value-or-Failure)
         self.busy = 0.0
+        self.done_cost = self.done_time = 0.0   # finished tasks: estimated cost, seconds
         self.first_unsent = None
         self.draining = self.stopping = self.wedged = False
         self.timed_out: int | None = None
@@ -115,6 +117,8 @@ class Worker:
                     continue         # already reported as timed out
                 self.rows.append((tid, start, stop, stolen, value))
                 self.busy += stop - start
+                self.done_cost += cost
+                self.done_time += stop - start
                 if self.first_unsent is None:
                     self.first_unsent = time.monotonic()
                 dry = len(self.queue) <= 1
@@ -176,8 +180,19 @@ class Worker:
             self.tp.send(self.master, m.MoreWork(action.req_id))
         elif isinstance(action, AskPeer):
             with self.cv:
-                load = self.queued_cost + (self.current[1] if self.current else 0.0)
+                load = self.queued_cost + self._running_load()
             self.tp.send(action.victim, m.StealRequest(action.req_id, load))
+
+    def _running_load(self) -> float:
+        """Expected remaining cost of the running task (call holding ``cv``)."""
+        if self.current is None:
+            return 0.0
+        _, cost, began = self.current
+        return remaining_cost(cost, time.monotonic() - began, self._rate())
+
+    def _rate(self) -> float:
+        """Cost units per second over this worker's finished tasks (0: none yet)."""
+        return self.done_cost / self.done_time if self.done_time > 0 else 0.0
 
     def _send_results(self) -> None:
         with self.cv:
@@ -268,6 +283,8 @@ class Worker:
         """Send this round's data out, then queue our tasks once ours is in."""
         me = self.tp.rank
         self.round = msg.r
+        with self.cv:       # this round's costs may be in new units (measured seconds)
+            self.done_cost = self.done_time = 0.0
         mine = np.flatnonzero(msg.runners == me)
         mine = mine[np.argsort(-msg.costs[mine], kind="stable")]
         self.round_tasks = (mine + msg.first_id, msg.costs[mine])
@@ -296,18 +313,18 @@ class Worker:
         with self.cv:
             n = 0
             if not (self.draining or self.wedged) and self.queue:
-                running = self.current[1] if self.current else 0.0
                 n = self.policy.share((c for _, c, _ in reversed(self.queue)),
-                                      self.queued_cost, running, req.queued)
+                                      self.queued_cost, self._running_load(), req.queued,
+                                      self._rate())
                 if self.resident:
                     # A resident task's data travels with it: never give away
                     # the last queued one, whose transfer costs about as much
                     # as running it here.
                     n = min(n, len(self.queue) - 1)
             taken = [self.queue.pop() for _ in range(n)]
+            taken.reverse()
             for _, c, _ in taken:
                 self.queued_cost -= c
-        taken.reverse()
         payloads = None
         if taken and self.resident:
             payloads = [self.wl.export_task(t[0]) for t in taken]

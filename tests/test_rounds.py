@@ -73,3 +73,30 @@ def test_an_error_outside_tasks_aborts_every_rank(tmp_path):
     assert time.monotonic() - t0 < 60, "no hang"
     assert r.returncode != 0
     assert "internal error on rank 2 of 4" in r.stderr and "broken set-up on rank 2" in r.stderr
+
+
+def test_a_new_round_forgets_the_cost_units_of_the_last_one(tmp_path):
+    # Round 0 is placed by cell counts, later rounds by measured seconds.  A
+    # worker's observed cost rate (units/s) from round 0 must not carry over:
+    # in seconds it would be ~1e6 times too large, inflate the thief's
+    # in-flight allowance and make every victim refuse to share.
+    sys.path.insert(0, str(HERE))
+    from hpcmicro import messages as m
+    from hpcmicro.config import load_job
+    from hpcmicro.scheduling.steal import StealWorker
+    from hpcmicro.transport import LocalTransport
+    from hpcmicro.worker import Worker
+    cfg = load_job(_job(tmp_path, "steal", n=12, rounds=2), environ={})
+    wl = ringtoy.Ring(cfg.params, cfg)
+    wl.setup_worker()
+    tps = LocalTransport.group(3)
+    w = Worker(tps[1], wl, StealWorker(1, [1, 2]), t0=0.0)
+    w.done_cost, w.done_time = 5e6, 0.5          # as if round 0 ran 5e6 "cells" in 0.5 s
+    n = 12
+    costs = np.full(n, 0.01)                     # round 1: 10 ms each, measured
+    w._handle(0, m.Round(1, n, np.full(n, -1), np.ones(n, np.int64), costs))
+    assert len(w.queue) == n
+    w._answer_steal(2, m.StealRequest(req_id=7, queued=0.0))
+    src, reply = tps[2].recv(timeout=1.0)
+    assert isinstance(reply, m.StealReply) and reply.req_id == 7
+    assert 4 <= len(reply.ids) <= 6, "an idle thief gets about half of 12 queued tasks"

@@ -156,3 +156,39 @@ def test_usable_costs_floor_zero_estimates():
     assert np.array_equal(usable_costs(np.array([0.0, 2.0, 4.0])), [2.0, 2.0, 4.0])
     with pytest.raises(ValueError):
         usable_costs(np.array([1.0, np.nan]))
+
+
+def test_remaining_cost_within_and_past_the_estimate():
+    from hpcmicro.scheduling.base import remaining_cost
+    # no finished task yet: the estimate is all there is
+    assert remaining_cost(4.0, 10.0, 0.0) == 4.0
+    # 1 unit/s: after 1 s of a 4-unit task, 3 are left; at its estimate, none
+    assert remaining_cost(4.0, 1.0, 1.0) == 3.0
+    assert remaining_cost(4.0, 4.0, 1.0) == 0.0
+    # past its estimate a task is assumed to run as long again
+    assert remaining_cost(4.0, 6.0, 1.0) == 6.0
+    assert remaining_cost(1.0, 30.0, 0.2) == 6.0
+
+
+def test_a_worker_stuck_in_a_long_task_gives_its_whole_queue():
+    # No estimates (every task costs 1).  While the running task is young the
+    # victim keeps half; once it has run 10x the mean it counts as 10 units
+    # and hands all three queued tasks to an idle thief.
+    from hpcmicro.scheduling.base import remaining_cost
+    q = [1.0, 1.0, 1.0]
+    assert _give(q, remaining_cost(1.0, 0.1, 1.0), 0.0) == 1
+    assert _give(q, remaining_cost(1.0, 10.0, 1.0), 0.0) == 3
+
+
+def test_steal_lag_keeps_a_short_last_task_at_home():
+    from hpcmicro.scheduling.steal import STEAL_LAG
+    w = StealWorker(1, [1, 2])
+    # a 1 ms task behind a 2 ms one: the thief would start it only after the
+    # victim had finished both, so the victim keeps it ...
+    rate = 1.0 / 1e-3                               # 1 unit = 1 ms here
+    assert STEAL_LAG * rate >= 1.0
+    assert w.share(iter([1.0]), 1.0, 2.0, 0.0, rate) == 0
+    # ... while without a known rate (no task finished yet) it goes
+    assert w.share(iter([1.0]), 1.0, 2.0, 0.0, 0.0) == 1
+    # and long tasks still move: the lag is small beside them
+    assert w.share(iter([50.0]), 50.0, 100.0, 0.0, rate) == 1

@@ -122,6 +122,25 @@ def round_robin(ids: np.ndarray, costs: np.ndarray, workers: Sequence[int], star
     return {r: v for r, v in plan.items() if len(v[0])}
 
 
+def remaining_cost(cost: float, elapsed: float, rate: float) -> float:
+    """Expected remaining cost of a task that has run ``elapsed`` seconds.
+
+    ``rate`` is the worker's observed cost units per second over its finished
+    tasks (0 before the first one: the estimate is all there is).  Within its
+    estimate the task has ``cost - elapsed * rate`` left.  A task that has run
+    past its estimate is assumed to run about as long again: for the
+    heavy-tailed durations this runtime is for (lognormal, Pareto), the
+    expected residual time grows with the time already spent.  This is what
+    makes "no estimates" (every task the same cost) work: a worker stuck in
+    a long task counts as loaded and gives its whole queue to thieves,
+    instead of keeping tasks behind it as the same-cost arithmetic would.
+    """
+    if rate <= 0.0:
+        return cost
+    done = elapsed * rate
+    return cost - done if done <= cost else done
+
+
 class MasterPolicy:
     """The master's half of a policy.
 
@@ -217,9 +236,12 @@ class WorkerPolicy:
         """The master sent a batch of ``n`` tasks (the first one starts the worker)."""
         self.started = True
 
-    def share(self, tail_costs, queued: float, running: float, thief_load: float) -> int:
+    def share(self, tail_costs, queued: float, running: float, thief_load: float,
+              rate: float = 0.0) -> int:
         """How many tasks to hand a thief from the tail of the queue (0: none).
 
-        ``tail_costs`` iterates queued costs from the tail; ``queued`` is their sum.
+        ``tail_costs`` iterates queued costs from the tail; ``queued`` is their
+        sum; ``running`` is what is left of the running task; ``rate`` is this
+        worker's observed cost units per second (0: not known yet).
         """
         return 0

@@ -258,7 +258,7 @@ class Weather(Workload):
     # -- worker --------------------------------------------------------------
     def setup_worker(self) -> None:
         """Start from the checkpoint (resume) or the initial state; load the kernel."""
-        self.tiles: dict[int, np.ndarray] = {}
+        self.tiles: dict[int, tuple] = {}     # tile -> (interior, strips for next round)
         self.pieces: dict = defaultdict(dict)
         self.ready: dict = {}
         self.mine: list[int] = []
@@ -290,8 +290,9 @@ class Weather(Workload):
             self.start = None
             return {}
         out = defaultdict(list)
-        for t, tile in self.tiles.items():
-            strips = tiling.halo_strips(tile, ks)
+        for t, (tile, strips) in self.tiles.items():
+            if strips is None or strips["n"].shape[-2] != ks:
+                strips = tiling.halo_strips(tile, ks)
             for d, n in g.neighbours(t).items():
                 out[int(runners[n])].append((n, tiling.OPPOSITE[d], strips[d]))
             out[int(runners[t])].append((t, "self", tile))
@@ -347,7 +348,11 @@ class Weather(Workload):
         tile, work, _ = advance_tile(padded, self.case.params, ks, ks,
                                      r * self.params.steps_per_task, bounds[0],
                                      self._padded_b(t, ks))
-        self.tiles[t] = tile
+        # Cut the strips the neighbours need next round here, in the task,
+        # so that the round boundary (a wait for every worker) only sends.
+        strips = (tiling.halo_strips(tile, self.steps_in(r + 1))
+                  if r + 1 < self.rounds() else None)
+        self.tiles[t] = (tile, strips)
         out: dict[str, Any] = {"cost": work}
         if self.out_index(r) is not None:
             out["state"] = tile
