@@ -125,8 +125,16 @@ class Workload:
         """Worker: round ``r`` starts; return ``{rank: payload}`` to send out."""
         return {}
 
+    def send_ahead(self, r: int, rank: int) -> dict:
+        """Worker, while round ``r`` runs: ``{rank: payload}`` for round ``r + 1``
+        that can go out now (e.g. halos of tasks already finished), sent to the
+        ranks expected to need it.  :meth:`begin_round` of ``r + 1`` then sends
+        only what went to the wrong rank or not at all.  Default: nothing."""
+        return {}
+
     def receive(self, r: int, src: int, payload: Any) -> None:
-        """Worker: a payload that another rank's :meth:`begin_round` sent here."""
+        """Worker: a payload for round ``r`` that another rank sent here (from
+        :meth:`begin_round` or :meth:`send_ahead`)."""
 
     def round_ready(self, r: int) -> bool:
         """Worker: True once every payload this rank needs for round ``r`` arrived."""

@@ -23,6 +23,7 @@ which ``--resume`` restarts.
 
 from __future__ import annotations
 
+import collections
 import dataclasses
 import math
 from collections import defaultdict
@@ -259,6 +260,9 @@ class Weather(Workload):
     def setup_worker(self) -> None:
         """Start from the checkpoint (resume) or the initial state; load the kernel."""
         self.tiles: dict[int, tuple] = {}     # tile -> (interior, strips for next round)
+        self.fresh: collections.deque = collections.deque()   # tiles finished, halos unsent
+        self.sent: dict = {}             # (tile, direction) -> rank its strip went to ahead
+        self.expect: dict = {}           # tile -> rank expected to run it next round
         self.pieces: dict = defaultdict(dict)
         self.ready: dict = {}
         self.mine: list[int] = []
@@ -283,7 +287,15 @@ class Weather(Workload):
         from ..kernels import tiling
         ks = self.steps_in(r)
         g = self.grid
+        self.rank = rank
         self.mine = [t for t in range(g.n_tiles) if runners[t] == rank]
+        # Owner computes: a tile is expected to run next round where it runs
+        # now (a steal corrects this below); send_ahead uses it.
+        self.expect = {t: int(runners[t]) for t in range(g.n_tiles)}
+        self.fresh.clear()
+        mine = set(self.mine)
+        for key in [k for k in self.pieces if k[0] == r and k[1] not in mine]:
+            del self.pieces[key]                  # sent ahead here, but runs elsewhere
         if holders[0] < 0:                       # first round of this run
             for t in self.mine:
                 self.ready[(r, t)] = tiling.extract_padded(self.start, g.bounds(t), ks)
@@ -294,15 +306,43 @@ class Weather(Workload):
             if strips is None or strips["n"].shape[-2] != ks:
                 strips = tiling.halo_strips(tile, ks)
             for d, n in g.neighbours(t).items():
-                out[int(runners[n])].append((n, tiling.OPPOSITE[d], strips[d]))
+                dest = int(runners[n])
+                if self.sent.get((t, d)) != dest:        # not sent ahead, or to the wrong rank
+                    out[dest].append((n, tiling.OPPOSITE[d], strips[d]))
             out[int(runners[t])].append((t, "self", tile))
-        self.tiles = {}
+        self.tiles, self.sent = {}, {}
+        return dict(out)
+
+    def send_ahead(self, r, rank):
+        """Halo strips of tiles finished in round ``r``, to the ranks expected to
+        run their neighbours in round ``r + 1``, so that the round boundary
+        (a wait for every worker) only has to correct what was mispredicted."""
+        from ..kernels import tiling
+        out = defaultdict(list)
+        while self.fresh:
+            t = self.fresh.popleft()
+            strips = self.tiles[t][1]
+            if strips is None:
+                continue
+            for d, n in self.grid.neighbours(t).items():
+                dest = self.expect.get(n, -1)
+                if dest < 0:
+                    continue
+                piece = (n, tiling.OPPOSITE[d], strips[d])
+                if dest == rank:
+                    self.pieces[(r + 1, n)][piece[1]] = piece[2]
+                else:
+                    out[dest].append(piece)
+                self.sent[(t, d)] = dest
         return dict(out)
 
     def receive(self, r, src, payload) -> None:
-        """File strips and tiles that arrived for this round."""
+        """File strips and tiles that arrived for this round (dropping strips
+        sent ahead for a tile that runs elsewhere)."""
+        mine = set(self.mine)
         for tile, key, arr in payload:
-            self.pieces[(r, tile)][key] = arr
+            if tile in mine:
+                self.pieces[(r, tile)][key] = arr
 
     def round_ready(self, r) -> bool:
         """True when every tile this rank runs has its interior and 8 strips."""
@@ -312,6 +352,7 @@ class Weather(Workload):
     def export_task(self, task_id):
         """Hand over a stolen tile's padded input (or its pieces)."""
         r, t = divmod(task_id, self.grid.n_tiles)
+        self.expect[t] = -1                      # the thief: unknown here
         if (r, t) in self.ready:
             return ("padded", self.ready.pop((r, t)))
         return ("pieces", self.pieces.pop((r, t)))
@@ -319,6 +360,7 @@ class Weather(Workload):
     def import_task(self, task_id, payload) -> None:
         """Take over a stolen tile's padded input (or its pieces)."""
         r, t = divmod(task_id, self.grid.n_tiles)
+        self.expect[t] = self.rank               # stolen: it runs here next round too
         kind, data = payload
         if kind == "padded":
             self.ready[(r, t)] = data
@@ -353,6 +395,7 @@ class Weather(Workload):
         strips = (tiling.halo_strips(tile, self.steps_in(r + 1))
                   if r + 1 < self.rounds() else None)
         self.tiles[t] = (tile, strips)
+        self.fresh.append(t)
         out: dict[str, Any] = {"cost": work}
         if self.out_index(r) is not None:
             out["state"] = tile
