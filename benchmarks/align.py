@@ -137,11 +137,13 @@ def end_to_end(d: dict, kernel_cpu: float) -> dict:
         cmd = ["hpcmicro", "run", str(JOB), "-n", "3", "-o", str(Path(tmp) / "out.h5"), "-q",
                "--set", f"align.queries={qfile}", "--set", f"align.database={dbfile}"]
         ru0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+        launched = time.time()
         t = time.perf_counter()
         proc = subprocess.run(cmd, capture_output=True, text=True)
         wall = time.perf_counter() - t
         ru1 = resource.getrusage(resource.RUSAGE_CHILDREN)
-        phases = task_phase(Path(tmp) / "out.h5") if proc.returncode == 0 else {}
+        phases = (task_phase(Path(tmp) / "out.h5", launched, launched + wall)
+                  if proc.returncode == 0 else {})
     ranks_cpu = (ru1.ru_utime + ru1.ru_stime) - (ru0.ru_utime + ru0.ru_stime)
     if proc.returncode:
         raise SystemExit(f"ERROR: {' '.join(cmd)} failed:\n{proc.stdout}\n{proc.stderr}")
@@ -153,15 +155,35 @@ def end_to_end(d: dict, kernel_cpu: float) -> dict:
             "kernel_2_cores_s": ideal, "ratio": wall / ideal, "target": E2E_TARGET}
 
 
-def task_phase(path: Path) -> dict:
-    """From a finished run's file: the span of its tasks and the workers' busy time."""
+def task_phase(path: Path, launched: float | None = None, ended: float | None = None) -> dict:
+    """From a finished run's file: its phases, the span of its tasks and the busy time.
+
+    Task times are seconds since the run's clock started (t0, when rank 0
+    told the workers to go) and ``wall_seconds`` is t0 to the last attributes
+    written; the file's modification time (its close, right after) places the
+    run's end, hence t0, on the clock of ``launched`` and ``ended`` (the
+    command's start and end, ``time.time()``).  Phases, which add up to the
+    wall time: ``startup_s`` launch to t0 (interpreters, MPI, the job file,
+    rank 0 reading the input and opening the output), ``to_first_task_s`` t0
+    to the first task (workers finishing their set-up), ``task_span_s``,
+    ``after_tasks_s`` last task to the end of the run (merging, alignment of
+    the hits, HDF5), ``exit_s`` the end of the run to the command's exit.
+    """
     import h5py
     with h5py.File(path, "r") as f:
         start, stop = f["tasks/start"][...], f["tasks/stop"][...]
-        return {"run_wall_s": float(f.attrs["wall_seconds"]),
-                "task_span_s": float(stop.max() - start.min()),
-                "task_busy_s": float((stop - start).sum()),
-                "coordinator_cpu_s": float(f.attrs["coordinator_cpu_seconds"])}
+        run_wall = float(f.attrs["wall_seconds"])
+        out = {"run_wall_s": run_wall,
+               "task_span_s": float(stop.max() - start.min()),
+               "task_busy_s": float((stop - start).sum()),
+               "coordinator_cpu_s": float(f.attrs["coordinator_cpu_seconds"]),
+               "to_first_task_s": float(start.min()),
+               "after_tasks_s": run_wall - float(stop.max())}
+    if launched is not None and ended is not None:
+        run_end = os.stat(path).st_mtime
+        out["startup_s"] = run_end - run_wall - launched
+        out["exit_s"] = ended - run_end
+    return out
 
 
 def main(argv=None) -> int:
@@ -255,8 +277,15 @@ def report(s: dict, suffix: str) -> None:
                   f"<= {e['target']}).  Inside it the tasks spanned {e['task_span_s']:.1f} s "
                   f"({e['task_busy_s']:.1f} s of task time over the 2 workers; the coordinator "
                   f"used {e['coordinator_cpu_s']:.2f} CPU s).  The 2 cores are shared with rank 0 "
-                  "and with other jobs, so this wall time is an upper bound.", "",
-                  f"Command: `{e['command']}`"]
+                  "and with other jobs, so this wall time is an upper bound.", ""]
+        if "startup_s" in e:
+            lines += [f"Phases: start-up {e['startup_s']:.2f} s (launch to the run's clock: "
+                      f"interpreters, MPI, job file, rank 0 reading the input), "
+                      f"{e['to_first_task_s']:.2f} s to the first task (workers finishing their "
+                      f"set-up), tasks {e['task_span_s']:.2f} s, after the tasks "
+                      f"{e['after_tasks_s']:.2f} s (merge, alignment of the hits, HDF5), exit "
+                      f"{e['exit_s']:.2f} s.", ""]
+        lines += [f"Command: `{e['command']}`"]
     text = "\n".join(lines) + "\n"
     print("\n" + text)
     OUT.mkdir(parents=True, exist_ok=True)

@@ -9,6 +9,7 @@ error on any rank aborts every rank instead of leaving the others hanging.
 
 from __future__ import annotations
 
+import gc
 import os
 import socket
 import sys
@@ -29,6 +30,11 @@ from .store import (DONE, PENDING, InFlight, Lock, ResultStore, StoreWriteError,
 from .transport import LocalTransport, MPITransport, under_mpi_launcher
 from .worker import Worker
 from .workloads import resolve
+
+#: A worker whose job does not start (the master failed before go) waits at
+#: most this long for its early preparation (reading inputs) to end before it
+#: exits, so it never exits with a thread half way through loading a kernel.
+ABANDON_TIMEOUT = 10.0
 
 
 def open_store(cfg: JobConfig, workload, costs, *, resume: bool, n_workers: int):
@@ -158,9 +164,60 @@ def run_master(tp, cfg: JobConfig, *, resume: bool, workers: list[int], quiet=Fa
         lock.release()
 
 
-def run_worker(tp, cfg: JobConfig, t0: float, workers: list[int], handle_signals=True) -> None:
-    """Everything a working rank does."""
-    wl = resolve(cfg.job.workload)(cfg.params, cfg)
+class WorkerSetup:
+    """A worker's workload object and its optional ``prepare_worker()``.
+
+    ``prepare_worker`` is a workload method (if it has one) that loads what
+    does not depend on the output file: input data, compiled kernels.  With
+    ``background``, making the object and preparing it run in a thread from
+    the moment the job's configuration is known, while rank 0 reads its
+    input and opens the output; :meth:`workload` joins the thread once the
+    master says go and raises its error there, on the path an error of
+    ``setup_worker`` takes.  Without, :meth:`workload` does it all inline.
+    """
+
+    def __init__(self, cfg: JobConfig, background: bool = True):
+        self.cfg = cfg
+        self._wl = None
+        self._error: BaseException | None = None
+        self._thread = None
+        if background:
+            self._thread = threading.Thread(target=self._prepare, name="hpcmicro-prepare",
+                                            daemon=True)
+            self._thread.start()
+
+    def _make(self):
+        wl = resolve(self.cfg.job.workload)(self.cfg.params, self.cfg)
+        prepare = getattr(wl, "prepare_worker", None)
+        if prepare is not None:
+            prepare()
+        return wl
+
+    def _prepare(self) -> None:
+        try:
+            self._wl = self._make()
+        except BaseException as e:      # re-raised by workload(), after go
+            self._error = e
+
+    def workload(self):
+        """Return the prepared workload object; raise the error preparing it raised."""
+        if self._thread is None:
+            return self._make()
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        return self._wl
+
+    def abandon(self, timeout: float = ABANDON_TIMEOUT) -> None:
+        """The job will not start: let a running preparation end (bounded), ignore errors."""
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+
+def run_worker(tp, cfg: JobConfig, t0: float, workers: list[int], handle_signals=True,
+               setup: WorkerSetup | None = None) -> None:
+    """Everything a working rank does (``setup``: started early by :func:`run_mpi`)."""
+    wl = (setup or WorkerSetup(cfg, background=False)).workload()
     wl.setup_worker()
     _, worker_cls = get_policy(cfg.job.scheduler)
     inflight = InFlight(cfg.job.output, tp.rank)
@@ -237,8 +294,19 @@ def run_mpi(load, *, resume=False, quiet=False) -> int:
     """Entry point on every rank under an MPI launcher.
 
     ``load()`` reads and validates the job; it runs on rank 0 only and its
-    errors reach every rank, which all exit with the same status.
+    errors reach every rank, which all exit with the same status.  The
+    process is expected to exit next.
     """
+    try:
+        return _run_mpi(load, resume=resume, quiet=quiet)
+    finally:
+        # The interpreter's last cyclic garbage collection walks every object
+        # that Numba, h5py and friends made (0.2 s of each rank's exit); it
+        # frees nothing that exiting does not.  Objects stay reference-counted.
+        gc.freeze()
+
+
+def _run_mpi(load, *, resume=False, quiet=False) -> int:
     tp = MPITransport()
     rank, size = tp.rank, tp.size
     try:
@@ -278,10 +346,12 @@ def run_mpi(load, *, resume=False, quiet=False) -> int:
                 if any(started):
                     tp.abort(e.exit_code)   # workers are running: never leave them hanging
                 return e.exit_code
+        setup = WorkerSetup(cfg)        # overlaps rank 0's preparation
         start = tp.bcast(None)
         if start is None:
+            setup.abandon()
             return EXIT_USAGE
-        run_worker(tp, cfg, start[0], workers)
+        run_worker(tp, cfg, start[0], workers, setup=setup)
         tp.shutdown()
         return 0
     except BaseException:

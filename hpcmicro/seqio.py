@@ -91,6 +91,81 @@ def read_fasta(path: str | os.PathLike, alphabet: str) -> Sequences:
     if not raw.strip():
         raise InputError("the file is empty; expected FASTA records starting with '>'", name)
 
+    found = _parse_fast(raw, table)
+    if found is None:       # something is wrong: find the first problem, line by line
+        found = _parse_lines(raw, table, name, alphabet)
+    return Sequences(*found)
+
+
+#: The bytes ``bytes.strip()`` removes besides the newline (ASCII whitespace).
+_BLANKS = np.zeros(256, bool)
+_BLANKS[list(b" \t\r\x0b\x0c")] = True
+
+
+def _parse_fast(raw: bytes, table: np.ndarray):
+    """Parse a well-formed FASTA file with whole-buffer operations.
+
+    Returns ``(ids, codes, offsets)``, or None as soon as anything differs
+    from a clean file (any error, or a case this does not decide), so that
+    :func:`_parse_lines` finds and reports the first problem.  Whenever this
+    returns a result, it equals that of :func:`_parse_lines`.
+
+    Notes
+    -----
+    A header is a line whose first byte is ``>``.  The text after each
+    header line, up to the next header, is its record's body; each body
+    starts with the header's newline and ends with a newline (or the file).
+    The bodies are joined and translated to letter codes in one pass.  A
+    byte that is no letter of the alphabet must be a newline or ASCII
+    whitespace at the start or end of its line (inside a line it is an
+    invalid letter): such bytes form runs of consecutive positions, and a
+    run lies at the edge of its line exactly when it holds a newline or ends
+    the file.  Those bytes are deleted; a record's length is its body's
+    length less the deleted bytes in it.
+    """
+    data = np.frombuffer(raw, np.uint8)
+    n = data.shape[0]
+    line_end = np.flatnonzero(data == 10)
+    starts = np.concatenate([[0], line_end + 1])
+    starts = starts[starts < n]
+    hs = starts[data[starts] == ord(">")]                           # header starts
+    if hs.shape[0] == 0 or raw[:hs[0]].strip():
+        return None
+    he = np.append(line_end, n)[np.searchsorted(line_end, hs)]    # header ends
+    ids = []
+    for a, b in zip(hs.tolist(), he.tolist()):
+        header = raw[a + 1:b].rstrip(b"\r").decode("utf-8", errors="replace").strip()
+        if not header:
+            return None
+        ids.append(header.split(None, 1)[0])
+    if len(set(ids)) != len(ids):
+        return None
+    body_end = np.append(hs[1:], n)
+    body = b"".join(raw[a:b] for a, b in zip(he.tolist(), body_end.tolist()))
+    coded = body.translate(table.tobytes())
+    odd = np.flatnonzero(np.frombuffer(coded, np.uint8) == INVALID)
+    byte = np.frombuffer(body, np.uint8)[odd]
+    if not (_BLANKS[byte] | (byte == 10)).all():
+        return None
+    if odd.shape[0]:
+        run_start = np.flatnonzero(np.diff(odd, prepend=-2) != 1)
+        has_newline = np.logical_or.reduceat(byte == 10, run_start)
+        run_last = np.append(run_start[1:], odd.shape[0]) - 1
+        if not (has_newline | (odd[run_last] == len(body) - 1)).all():
+            return None
+    cut = np.zeros(len(ids) + 1, np.int64)
+    np.cumsum(body_end - he, out=cut[1:])                        # bodies in ``body``
+    lengths = np.diff(cut) - np.diff(np.searchsorted(odd, cut))
+    if (lengths == 0).any():
+        return None
+    offsets = np.zeros(len(ids) + 1, np.int64)
+    np.cumsum(lengths, out=offsets[1:])
+    codes = np.frombuffer(bytearray(coded.translate(None, bytes([INVALID]))), np.uint8)
+    return ids, codes, offsets
+
+
+def _parse_lines(raw: bytes, table: np.ndarray, name: str, alphabet: str):
+    """Parse line by line; raise InputError at the first problem."""
     ids: list[str] = []
     seen: dict[str, int] = {}
     chunks: list[np.ndarray] = []
@@ -141,4 +216,4 @@ def read_fasta(path: str | os.PathLike, alphabet: str) -> Sequences:
     offsets = np.zeros(len(ids) + 1, np.int64)
     np.cumsum(lengths, out=offsets[1:])
     codes = np.concatenate(chunks) if chunks else np.zeros(0, np.uint8)
-    return Sequences(ids, codes, offsets)
+    return ids, codes, offsets

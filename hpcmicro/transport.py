@@ -120,7 +120,19 @@ class MPITransport:
         return not self._pending
 
     def bcast(self, obj: Any, root: int = 0) -> Any:
-        """Broadcast ``obj`` from ``root`` (used once, at start-up)."""
+        """Broadcast ``obj`` from ``root`` (at start-up), waiting without spinning.
+
+        MPICH's blocking broadcast spins: ranks that wait in it while the
+        root reads its input would burn the cores the root needs.  So every
+        rank first enters a non-blocking barrier and polls it with the
+        back-off sleep of :meth:`recv`; once it completes, the root has
+        reached the broadcast, which then finishes at once.
+        """
+        req = self.comm.Ibarrier()
+        delay = self.poll_min
+        while not req.Test():
+            time.sleep(delay)
+            delay = min(delay * 2, self.poll_max)
         return self.comm.bcast(obj, root=root)
 
     def shutdown(self, timeout: float = 30.0) -> None:

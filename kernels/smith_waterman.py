@@ -369,6 +369,24 @@ def search(qcat: np.ndarray, qoff: np.ndarray, tcat: np.ndarray, toff: np.ndarra
     return out
 
 
+def warm_up(matrix: np.ndarray, gap_open: int, gap_extend: int, align: bool = False) -> None:
+    """Load (or compile) the kernels that :func:`search` runs, on a tiny input.
+
+    The first call of each compiled kernel in a process loads it from Numba's
+    cache (0.3-0.6 s in all, mostly Numba's own imports); calling this while
+    waiting for something else keeps that out of the first real call.  Loads
+    both the 8-bit kernel and the 16-bit rescoring kernel, and with
+    ``align`` also :func:`sw_align`'s.  Argument types match the real calls.
+    """
+    mat = _check_scheme(matrix, gap_open, gap_extend)
+    codes = np.zeros(QROWS, np.uint8)
+    offsets = np.array([0, QROWS], np.int64)
+    for go in {gap_open, max(gap_open, 128)}:      # > 127: every pair in 16-bit
+        search(codes, offsets, codes, offsets, mat, go, gap_extend)
+    if align:
+        sw_align(codes, codes, mat, gap_open, gap_extend)
+
+
 # ----------------------------------------------------------------- traceback
 class Alignment(NamedTuple):
     """One optimal local alignment (coordinates 1-based, inclusive)."""
@@ -410,16 +428,28 @@ def _best_end(q, t, mat, go, ge):
     return best, bi, bj
 
 
+#: Largest DP rectangle (cells, one byte each) :func:`sw_align` fills in a
+#: single pass, finding the end cell while recording the traceback; a larger
+#: pair first finds its end cell (no memory) and records only the rectangle up
+#: to it.  32 MiB covers, e.g., a 2,000-residue query against a 16,000-residue
+#: protein, while a few threads aligning at once stay well within memory.
+TB_ONE_PASS_CELLS = 1 << 25
+
+
 @numba.njit(cache=True, nogil=True)
-def _traceback(q, t, mat, go, ge, qend, tend):
-    """Trace one optimal path back from (qend, tend); returns ops reversed."""
-    tb = np.zeros((qend + 1, tend + 1), np.uint8)
-    h = np.zeros(tend + 1, np.int32)
-    e = np.zeros(tend + 1, np.int32)
-    for i in range(1, qend + 1):
+def _fill_traceback(q, t, mat, go, ge, tb):
+    """Record each cell's move in ``tb`` (``(len(q)+1) x (len(t)+1)``).
+
+    Returns the best score and its end cell as :func:`_best_end` does.
+    """
+    n = t.shape[0]
+    h = np.zeros(n + 1, np.int32)
+    e = np.zeros(n + 1, np.int32)
+    best, bi, bj = 0, 0, 0
+    for i in range(1, q.shape[0] + 1):
         row = mat[q[i - 1]]
         diag, hleft, f = 0, 0, -(1 << 30)
-        for j in range(1, tend + 1):
+        for j in range(1, n + 1):
             code = 0
             e_open, e_ext = h[j] - go, e[j] - ge
             if e_ext > e_open:
@@ -436,9 +466,30 @@ def _traceback(q, t, mat, go, ge, qend, tend):
             tb[i, j] = code
             diag = h[j]
             h[j], e[j], hleft = hj, ej, hj
-    ops = np.empty(qend + tend, np.uint8)  # 0 = M, 1 = I (query only), 2 = D (target only)
+            if hj > best or (hj == best and hj > 0 and j < bj):
+                best, bi, bj = hj, i, j
+    return best, bi, bj
+
+
+@numba.njit(cache=True, nogil=True)
+def _align_path(q, t, mat, go, ge, one_pass_cells):
+    """One optimal alignment: ``(score, qend, tend, ops, i0, j0, ident, mism, opens)``.
+
+    ``ops`` (0 = M, 1 = I: query letter only, 2 = D: target letter only) run
+    from the start cell ``(i0, j0)`` (0-based) to the end cell (1-based).
+    """
+    nq, nt = q.shape[0], t.shape[0]
+    if (nq + 1) * (nt + 1) <= one_pass_cells:
+        tb = np.zeros((nq + 1, nt + 1), np.uint8)
+        best, qend, tend = _fill_traceback(q, t, mat, go, ge, tb)
+    else:
+        best, qend, tend = _best_end(q, t, mat, go, ge)
+        tb = np.zeros((qend + 1, tend + 1), np.uint8)
+        if best > 0:
+            _fill_traceback(q[:qend], t[:tend], mat, go, ge, tb)
+    ops = np.empty(qend + tend, np.uint8)
     n_ops, i, j, state = 0, qend, tend, _TB_DIAG
-    while True:
+    while best > 0:
         if state == _TB_DIAG:
             src = tb[i, j] & 3
             if src == _TB_STOP:
@@ -461,7 +512,26 @@ def _traceback(q, t, mat, go, ge, qend, tend):
             state = _TB_F if tb[i, j] & _TB_F_EXT else _TB_DIAG
             j -= 1
         n_ops += 1
-    return ops[:n_ops][::-1].copy(), i, j
+    ops = ops[:n_ops][::-1].copy()
+    ident = mism = opens = 0
+    a, b, prev = i, j, 3
+    for k in range(n_ops):
+        op = ops[k]
+        if op == 0:
+            if q[a] == t[b]:
+                ident += 1
+            else:
+                mism += 1
+            a, b = a + 1, b + 1
+        else:
+            if op != prev:
+                opens += 1
+            if op == 1:
+                a += 1
+            else:
+                b += 1
+        prev = op
+    return best, qend, tend, ops, i, j, ident, mism, opens
 
 
 def sw_align(query: np.ndarray, target: np.ndarray, matrix: np.ndarray,
@@ -491,45 +561,26 @@ def sw_align(query: np.ndarray, target: np.ndarray, matrix: np.ndarray,
     cell prefers the diagonal, then a gap in the target (``I``), then a gap
     in the query (``D``), and inside a gap prefers closing it (opening here)
     over extending it.  The walk stops at the first cell of score 0.  Memory
-    is one byte per cell of the rectangle ``qend x send``.
+    is one byte per cell of the whole ``len(query) x len(target)`` rectangle
+    up to :data:`TB_ONE_PASS_CELLS` (one pass), else of ``qend x send`` (two
+    passes).  The compiled part holds no Python lock, so threads align
+    different pairs in parallel.
     """
     mat = _check_scheme(matrix, gap_open, gap_extend)
     q = np.ascontiguousarray(query, np.uint8)
     t = np.ascontiguousarray(target, np.uint8)
-    go, ge = np.int32(gap_open), np.int32(gap_extend)
-    score, qend, tend = _best_end(q, t, mat, go, ge)
+    score, qend, tend, ops, i0, j0, ident, mism, opens = _align_path(
+        q, t, mat, np.int32(gap_open), np.int32(gap_extend), np.int64(TB_ONE_PASS_CELLS))
     if score <= 0:
         return Alignment(0, 0, 0, 0, 0, 0, 0, 0, 0, "")
-    ops, i0, j0 = _traceback(q, t, mat, go, ge, qend, tend)
-    ident = mism = opens = 0
-    i, j, prev = i0, j0, -1
-    for op in ops:
-        if op == 0:
-            if q[i] == t[j]:
-                ident += 1
-            else:
-                mism += 1
-            i, j = i + 1, j + 1
-        else:
-            if op != prev:
-                opens += 1
-            if op == 1:
-                i += 1
-            else:
-                j += 1
-        prev = op
-    return Alignment(int(score), i0 + 1, qend, j0 + 1, tend, ident, mism, opens,
-                     int(ops.shape[0]), _cigar(ops))
+    return Alignment(int(score), int(i0) + 1, int(qend), int(j0) + 1, int(tend), int(ident),
+                     int(mism), int(opens), int(ops.shape[0]), _cigar(ops))
 
 
 def _cigar(ops: np.ndarray) -> str:
-    parts = []
-    run_start = 0
-    for k in range(1, ops.shape[0] + 1):
-        if k == ops.shape[0] or ops[k] != ops[run_start]:
-            parts.append(f"{k - run_start}{'MID'[ops[run_start]]}")
-            run_start = k
-    return "".join(parts)
+    starts = np.flatnonzero(np.diff(ops, prepend=np.uint8(255))).tolist()
+    runs = np.diff(starts + [ops.shape[0]]).tolist()
+    return "".join(f"{n}{'MID'[op]}" for n, op in zip(runs, ops[starts].tolist()))
 
 
 def cigar_score(query: np.ndarray, target: np.ndarray, qstart: int, sstart: int,

@@ -183,3 +183,51 @@ def test_demo_job_runs(tmp_path):
         assert g["query"].shape[0] == 4 * params.top_k
         assert g["evalue"][0] < 1e-50  # each demo query's first hit is itself
         assert g["cigar"][0].decode().endswith("M")
+
+
+def test_finalize_is_the_same_on_one_and_several_threads(tmp_path):
+    rng = np.random.default_rng(12)
+    queries = random_fasta(tmp_path / "q.fasta", rng, 9, 5, 150, "q")
+    random_fasta(tmp_path / "db.fasta", rng, 120, 1, 250, "t", queries)
+    params = AlignParams(queries="q.fasta", database="db.fasta", top_k=6, queries_per_task=4,
+                         db_chunks=3)
+    tables = []
+    for threads in (1, 3):
+        Align.align_threads = threads
+        try:
+            with run_workload(params, tmp_path, tmp_path / f"t{threads}.h5") as f:
+                g = f["align"]
+                tables.append({name: g[name][...] for name in g if name not in
+                               ("hit_target", "hit_score")})
+        finally:
+            Align.align_threads = None
+    assert tables[0].keys() == tables[1].keys() and len(tables[0]["query"]) > 20
+    for name, column in tables[0].items():
+        assert np.array_equal(column, tables[1][name], equal_nan=column.dtype.kind == "f"), name
+
+
+def test_align_pairs_keeps_order():
+    from hpcmicro.kernels import smith_waterman as sw
+    from hpcmicro.seqio import Sequences
+    from hpcmicro.workloads.align import align_pairs
+    rng = np.random.default_rng(13)
+    lens = rng.integers(1, 80, 30)
+    seqs = Sequences([f"s{k}" for k in range(30)], rng.integers(0, 20, lens.sum()).astype(np.uint8),
+                     np.concatenate([[0], np.cumsum(lens)]).astype(np.int64))
+    mat = sw.load_matrix("BLOSUM62")
+    pairs = [(int(a), int(b)) for a, b in rng.integers(0, 30, (50, 2))]
+    expect = [sw.sw_align(seqs.get(a), seqs.get(b), mat, 11, 1) for a, b in pairs]
+    assert align_pairs(seqs, seqs, pairs, mat, 11, 1, threads=4) == expect
+    assert align_pairs(seqs, seqs, [], mat, 11, 1, threads=4) == []
+
+
+def test_prepare_worker_reads_the_input_before_setup(tmp_path):
+    rng = np.random.default_rng(14)
+    random_fasta(tmp_path / "q.fa", rng, 3, 10, 30, "q")
+    random_fasta(tmp_path / "d.fa", rng, 10, 10, 30, "t")
+    wl = Align(AlignParams(queries="q.fa", database="d.fa"), SimpleNamespace(base_dir=tmp_path))
+    wl.prepare_worker()
+    db = wl._db
+    wl.setup_worker()                       # nothing read twice
+    assert wl._db is db and len(db) == 10
+    assert wl.run_task(0)["hit_score"][0, 0] > 0

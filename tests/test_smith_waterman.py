@@ -293,3 +293,32 @@ def test_kernels_load_from_numba_cache_in_a_new_process(tmp_path):
     runs = [subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
                            check=True).stdout.split()[-1] for _ in range(2)]
     assert runs[1] == "0", f"compiled again in a second process (misses: {runs})"
+
+
+@pytest.mark.parametrize("go,ge", [(11, 1), (3, 3), (12, 0)])
+def test_one_pass_and_two_pass_traceback_agree(monkeypatch, go, ge):
+    """Above TB_ONE_PASS_CELLS the end cell is found first: the same alignment either way."""
+    rng = np.random.default_rng(20 + go)
+    mat = sw.load_matrix("BLOSUM62")
+    pairs = []
+    for _ in range(40):
+        base = rand_protein(rng, int(rng.integers(1, 150)), "ACDEFGHIKLMNPQRSTVWY")
+        pairs.append((encode(mutate(rng, base, 0.3)),
+                      encode(rand_protein(rng, int(rng.integers(0, 30))) + mutate(rng, base, 0.3))))
+    for _ in range(40):     # tiny pairs over 4 letters: many ties
+        pairs.append((rng.integers(0, 4, int(rng.integers(1, 10))).astype(np.uint8),
+                      rng.integers(0, 4, int(rng.integers(1, 12))).astype(np.uint8)))
+    one = [sw.sw_align(q, t, mat, go, ge) for q, t in pairs]
+    monkeypatch.setattr(sw, "TB_ONE_PASS_CELLS", 0)
+    two = [sw.sw_align(q, t, mat, go, ge) for q, t in pairs]
+    assert one == two
+    for (q, t), al in zip(pairs, one):
+        assert al.score == sw.sw_score(q, t, mat, go, ge)
+
+
+def test_warm_up_loads_every_search_path():
+    mat = sw.load_matrix("BLOSUM62")
+    sw.warm_up(mat, 11, 1, align=True)
+    sw.warm_up(mat, 200, 1)
+    for fn in (sw._align_path, sw._assign_lanes, sw._fill_lanes):
+        assert fn.signatures, fn

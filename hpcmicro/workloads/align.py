@@ -29,6 +29,9 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import os
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -70,12 +73,16 @@ class Align(Workload):
 
     name = "align"
     Params = AlignParams
+    #: Threads that align the reported hits in :meth:`finalize` (None: every
+    #: CPU this process may use).
+    align_threads: int | None = None
 
     def __init__(self, params: AlignParams, job: Any):
         super().__init__(params, job)
         self._queries = None
         self._db = None
         self._packed: dict = {}
+        self._warming: threading.Thread | None = None
 
     # -- configuration ----------------------------------------------------
     def _path(self, value: str, key: str) -> Path:
@@ -158,8 +165,18 @@ class Align(Workload):
 
     # -- master side ------------------------------------------------------
     def make_tasks(self) -> np.ndarray:
-        """Return the cost (DP cells) of every task: query block x database chunk."""
+        """Return the cost (DP cells) of every task: query block x database chunk.
+
+        Also starts loading the alignment kernels of :meth:`finalize` in a
+        background thread, so that the master does it while the workers
+        search, not after them.
+        """
         self._load()
+        if self._warming is None:
+            self._warming = threading.Thread(target=_warm_up_quietly, args=(
+                self.scoring()[0], self.params.gap_open, self.params.gap_extend),
+                name="hpcmicro-align-warm-up", daemon=True)
+            self._warming.start()
         n_blocks, bounds = self._layout()
         qlen = self._queries.lengths()
         qpt = self.params.queries_per_task
@@ -173,8 +190,19 @@ class Align(Workload):
         return {"hit_target": (shape, "int32"), "hit_score": (shape, "int32")}
 
     # -- worker side ------------------------------------------------------
+    def prepare_worker(self) -> None:
+        """Read both FASTA files and load the search kernels, before the job starts.
+
+        Needs nothing of the output file, so the runtime may call it in a
+        background thread while rank 0 prepares (see
+        :class:`hpcmicro.runner.WorkerSetup`).
+        """
+        from hpcmicro.kernels import smith_waterman as sw
+        self._load()
+        sw.warm_up(self.scoring()[0], self.params.gap_open, self.params.gap_extend)
+
     def setup_worker(self) -> None:
-        """Read the queries and the database once per rank."""
+        """Read the queries and the database once per rank (if not done already)."""
         self._load()
 
     def run_task(self, task_id: int) -> Mapping[str, Any]:
@@ -203,9 +231,14 @@ class Align(Workload):
 
     # -- merge and write ----------------------------------------------------
     def finalize(self, group, done: np.ndarray) -> None:
-        """Merge the partial top-k lists, align the hits and write ``/align``."""
-        from hpcmicro.kernels import smith_waterman as sw
+        """Merge the partial top-k lists, align the hits and write ``/align``.
+
+        The hits are aligned on :attr:`align_threads` threads (the workers
+        are idle by now); rows and their order do not depend on how many.
+        """
         self._load()
+        if self._warming is not None:
+            self._warming.join()
         p, qs, db = self.params, self._queries, self._db
         mat, scheme = self.scoring()
         n_blocks, bounds = self._layout()
@@ -214,7 +247,7 @@ class Align(Workload):
         all_s = group["hit_score"][...]
         lam, k, even_only, note = self.karlin_altschul()
         n_res = float(db.offsets[-1])
-        rows: dict[str, list] = {f: [] for f in _HIT_FIELDS}
+        hits: list[tuple[int, int, int]] = []       # (query, target, score), in row order
         incomplete = 0
         for block in range(n_blocks):
             tasks = np.arange(block * n_chunks, (block + 1) * n_chunks)
@@ -229,28 +262,31 @@ class Align(Workload):
                 keep = t >= 0
                 t, s = t[keep], s[keep]
                 order = np.lexsort((t, -s))[:p.top_k]
-                q = q0 + r
-                for tgt, score in zip(t[order].tolist(), s[order].tolist()):
-                    al = sw.sw_align(qs.get(q), db.get(tgt), mat, p.gap_open, p.gap_extend)
-                    if al.score != score:
-                        raise HpcmicroError(f"internal error: traceback score {al.score} != "
-                                            f"kernel score {score} (query {q}, target {tgt})")
-                    stat_s = score - (score & 1) if even_only else score
-                    m = float(qs.offsets[q + 1] - qs.offsets[q])
-                    rows["query"].append(q)
-                    rows["target"].append(tgt)
-                    rows["score"].append(score)
-                    rows["bitscore"].append((lam * stat_s - math.log(k)) / math.log(2))
-                    rows["evalue"].append(k * m * n_res * math.exp(-lam * stat_s))
-                    rows["pident"].append(100.0 * al.identities / al.length)
-                    rows["length"].append(al.length)
-                    rows["mismatch"].append(al.mismatches)
-                    rows["gapopen"].append(al.gap_opens)
-                    rows["qstart"].append(al.qstart)
-                    rows["qend"].append(al.qend)
-                    rows["sstart"].append(al.sstart)
-                    rows["send"].append(al.send)
-                    rows["cigar"].append(al.cigar)
+                hits += [(q0 + r, tgt, score)
+                         for tgt, score in zip(t[order].tolist(), s[order].tolist())]
+        aligned = align_pairs(qs, db, [(q, tgt) for q, tgt, _ in hits], mat, p.gap_open,
+                              p.gap_extend, self.align_threads)
+        rows: dict[str, list] = {f: [] for f in _HIT_FIELDS}
+        for (q, tgt, score), al in zip(hits, aligned):
+            if al.score != score:
+                raise HpcmicroError(f"internal error: traceback score {al.score} != "
+                                    f"kernel score {score} (query {q}, target {tgt})")
+            stat_s = score - (score & 1) if even_only else score
+            m = float(qs.offsets[q + 1] - qs.offsets[q])
+            rows["query"].append(q)
+            rows["target"].append(tgt)
+            rows["score"].append(score)
+            rows["bitscore"].append((lam * stat_s - math.log(k)) / math.log(2))
+            rows["evalue"].append(k * m * n_res * math.exp(-lam * stat_s))
+            rows["pident"].append(100.0 * al.identities / al.length)
+            rows["length"].append(al.length)
+            rows["mismatch"].append(al.mismatches)
+            rows["gapopen"].append(al.gap_opens)
+            rows["qstart"].append(al.qstart)
+            rows["qend"].append(al.qend)
+            rows["sstart"].append(al.sstart)
+            rows["send"].append(al.send)
+            rows["cigar"].append(al.cigar)
         _write_hits(group, qs.ids, db.ids, rows)
         group.attrs.update({
             "scheme": scheme, "alphabet": p.alphabet, "gap_open": p.gap_open,
@@ -261,6 +297,56 @@ class Align(Workload):
             "tie_break": "score descending, then target index ascending",
             "queries_incomplete": incomplete,
         })
+
+
+def _warm_up_quietly(matrix: np.ndarray, gap_open: int, gap_extend: int) -> None:
+    """Load the search and alignment kernels; a failure here resurfaces where they run."""
+    from hpcmicro.kernels import smith_waterman as sw
+    try:
+        sw.warm_up(matrix, gap_open, gap_extend, align=True)
+    except Exception:
+        pass
+
+
+def usable_cpus() -> int:
+    """The number of CPUs this process may run on (its affinity mask)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:          # not Linux
+        return os.cpu_count() or 1
+
+
+def align_pairs(queries, targets, pairs: list, matrix: np.ndarray, gap_open: int,
+                gap_extend: int, threads: int | None = None) -> list:
+    """Return ``sw_align`` of each ``(query, target)`` index pair, in order.
+
+    Parameters
+    ----------
+    queries, targets : hpcmicro.seqio.Sequences
+    pairs : list of (int, int)
+    matrix, gap_open, gap_extend
+        The scoring scheme.
+    threads : int, optional
+        Threads to align on (default :func:`usable_cpus`); the alignment
+        kernels release the GIL.  The result does not depend on it.
+    """
+    from hpcmicro.kernels import smith_waterman as sw
+
+    def one(k: int):
+        q, t = pairs[k]
+        return sw.sw_align(queries.get(q), targets.get(t), matrix, gap_open, gap_extend)
+
+    threads = min(threads or usable_cpus(), len(pairs))
+    if threads <= 1:
+        return [one(k) for k in range(len(pairs))]
+    qi, ti = np.array(pairs, np.int64).reshape(-1, 2).T
+    cells = np.diff(queries.offsets)[qi] * np.diff(targets.offsets)[ti]
+    order = np.argsort(-cells, kind="stable").tolist()   # largest first: an even finish
+    out: list = [None] * len(pairs)
+    with ThreadPoolExecutor(threads, thread_name_prefix="hpcmicro-align") as pool:
+        for k, al in zip(order, pool.map(one, order)):
+            out[k] = al
+    return out
 
 
 def top_hits(scores: np.ndarray, k: int) -> np.ndarray:
@@ -332,4 +418,4 @@ def _blast_evalue(e: float) -> str:
     return f"{e:.3g}"
 
 
-__all__ = ["Align", "AlignParams", "export", "top_hits"]
+__all__ = ["Align", "AlignParams", "align_pairs", "export", "top_hits", "usable_cpus"]

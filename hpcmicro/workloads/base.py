@@ -148,6 +148,15 @@ class Workload:
         """Worker: take over a stolen task's resident data."""
 
     # -- worker side ------------------------------------------------------
+    def prepare_worker(self) -> None:
+        """Load what does not depend on the output file (inputs, compiled kernels).
+
+        Called once per worker, in a background thread from the moment the job's
+        configuration is known, while rank 0 is still reading its input and
+        creating the output; :meth:`setup_worker` follows once the job starts.
+        An error raised here aborts the job like one from :meth:`setup_worker`.
+        """
+
     def setup_worker(self) -> None:
         """Load what every task on this rank needs (called once per rank)."""
 
