@@ -98,7 +98,7 @@ def gantt(path, trace, title: str) -> bool:
     ----------
     path : str or pathlib.Path
         The PNG to write.
-    trace : hpcmicro.report.JobTrace
+    trace : hpcmicro.jobtrace.JobTrace
         The job record.
     title : str
         Figure title.
@@ -331,7 +331,7 @@ class WeatherFields:
         -------
         WeatherFields
         """
-        from .report import vorticity
+        from .jobtrace import vorticity
         x, y = g["x"][...], g["y"][...]
         dx = float(x[1] - x[0]) if len(x) > 1 else 1.0
         dy = float(y[1] - y[0]) if len(y) > 1 else 1.0

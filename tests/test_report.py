@@ -15,8 +15,9 @@ from conftest import synthetic_job
 from hpcmicro.cli import main
 from hpcmicro.config import load_job
 from hpcmicro.errors import HpcmicroError
-from hpcmicro.report import (JobTrace, efficiency, make_report, merged_intervals,
-                             utilisation, vorticity, worker_times)
+from hpcmicro.jobtrace import (JobTrace, efficiency, merged_intervals, utilisation, vorticity,
+                               worker_times)
+from hpcmicro.report import make_report
 from hpcmicro.runner import run_local
 
 JOB_FIGURES = ["job_gantt.png", "job_utilisation.png", "job_workers.png", "job_durations.png"]
