@@ -11,7 +11,8 @@ Run ``python benchmarks/weather_runtime.py [--quick] [--repeats 3]``.  In one ru
    step, its cost moving with the weather) under ``steal`` and ``static``:
    makespan against an ideal split of the measured per-tile costs, i.e. the
    sum over rounds of max(sum of the round's task times / workers, longest
-   task of the round).
+   task of the round), on 1024x256 and (full run) 1024x512 cells: the same
+   fixed cost per round boundary weighs half as much in rounds twice as long.
 3. **Bytes through rank 0 per step**, from the runtime's counters, beside the
    size of one model state.
 
@@ -91,6 +92,15 @@ def ideal_split(res: dict, rounds: int, workers: int) -> float:
     return float(np.sum(np.maximum(d.sum(axis=1) / workers, d.max(axis=1))))
 
 
+def round_stats(res: dict, rounds: int) -> dict:
+    """Median ideal round length and median pause between rounds (seconds)."""
+    d = (res["stop"] - res["start"]).reshape(rounds, -1)
+    st, sp = res["start"].reshape(rounds, -1), res["stop"].reshape(rounds, -1)
+    ideal = np.maximum(d.sum(axis=1) / 2, d.max(axis=1))
+    pause = st[1:].min(axis=1) - sp[:-1].max(axis=1)
+    return {"round": float(np.median(ideal)), "pause": float(np.median(pause))}
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true")
@@ -104,8 +114,11 @@ def main(argv=None) -> int:
     moist = {"case": "real", "nx": 256 if a.quick else 1024, "ny": 64 if a.quick else 256,
              "tile": 32 if a.quick else 64, "steps_per_task": 4, "steps": 40 if a.quick else 200,
              "output_every": 40 if a.quick else 200, "physics": True}
+    # the same at twice the rows: rounds twice as long, the same fixed cost per round
+    moists = [moist] if a.quick else [moist, {**moist, "ny": 512}]
     rows = {"kernel 2-core": [], "hpcmicro steal": [], "hpcmicro static": []}
-    bal = {"steal": [], "static": []}
+    bal = {f"{c['nx']}x{c['ny']} {s}": [] for c in moists for s in ("steal", "static")}
+    rstats = {k: [] for k in bal}
     traffic = []
     with tempfile.TemporaryDirectory() as tmp:
         run_job(tmp, "steal", 3, **{**dry, "steps": 4, "output_every": 4})   # warm the caches
@@ -115,12 +128,17 @@ def main(argv=None) -> int:
                 r = run_job(tmp, s, 3, **dry)
                 rows[f"hpcmicro {s}"].append(r["cells"] * dry["steps"] / r["span"])
                 traffic.append(r["bytes"] / dry["steps"])
-            rounds = moist["steps"] // moist["steps_per_task"]
-            for s in ("steal", "static"):
-                r = run_job(tmp, s, 3, **moist)
-                bal[s].append(r["span"] / ideal_split(r, rounds, 2))
+            for c in moists:
+                rounds = c["steps"] // c["steps_per_task"]
+                for s in ("steal", "static"):
+                    r = run_job(tmp, s, 3, **c)
+                    key = f"{c['nx']}x{c['ny']} {s}"
+                    bal[key].append(r["span"] / ideal_split(r, rounds, 2))
+                    rstats[key].append(round_stats(r, rounds))
     med = {k: float(np.median(v)) for k, v in rows.items()}
     mbal = {k: float(np.median(v)) for k, v in bal.items()}
+    mst = {k: {f: float(np.median([x[f] for x in v])) for f in ("round", "pause")}
+           for k, v in rstats.items()}
     state_bytes = 6 * n * n * 8
     lines = [f"## Weather through the runtime ({'quick' if a.quick else 'full'} run, "
              f"medians of {reps})", "",
@@ -129,10 +147,16 @@ def main(argv=None) -> int:
              "| | cell-updates/s | of the kernel's 2-core rate |", "|---|---:|---:|"]
     for k, v in med.items():
         lines.append(f"| {k} | {v:.3g} | {v / med['kernel 2-core']:.2f} |")
-    lines += ["", f"Physics on (`real` case, {moist['nx']}x{moist['ny']}, tiles of {moist['tile']}, "
-              f"{moist['steps']} steps, 2 workers): makespan / ideal split of the measured "
-              "per-tile costs:", "", "| scheduler | makespan / ideal |", "|---|---:|"]
-    lines += [f"| {k} | {v:.3f} |" for k, v in mbal.items()]
+    lines += ["", f"Physics on (`real` case, tiles of {moist['tile']}, {moist['steps_per_task']} "
+              f"steps per task, {moist['steps']} steps, 2 workers): makespan / ideal split of "
+              "the measured per-tile costs (per round: max(sum of task times / 2, longest "
+              "task)); beside it the ideal round length and the pause between rounds (last "
+              "task of one round to first of the next: results to rank 0, the next round's "
+              "placement back, halos), medians:", "",
+              "| grid, scheduler | makespan / ideal | ideal round | pause between rounds |",
+              "|---|---:|---:|---:|"]
+    lines += [f"| {k} | {v:.3f} | {1e3 * mst[k]['round']:.1f} ms | "
+              f"{1e3 * mst[k]['pause']:.2f} ms |" for k, v in mbal.items()]
     lines += ["", f"Bytes through rank 0 per step (physics off run, median, incl. the final "
               f"output gather): {np.median(traffic):,.0f} B; one model state is "
               f"{state_bytes:,} B.", ""]
@@ -141,7 +165,8 @@ def main(argv=None) -> int:
     tag = "_quick" if a.quick else ""
     (OUT / f"weather_runtime{tag}.md").write_text(md + "\n")
     (OUT / f"weather_runtime{tag}.json").write_text(json.dumps(
-        {"rates": rows, "balance": bal, "bytes_per_step": traffic, "state_bytes": state_bytes},
+        {"rates": rows, "balance": bal, "round_stats": rstats, "bytes_per_step": traffic,
+         "state_bytes": state_bytes},
         indent=1))
     import matplotlib
     matplotlib.use("Agg")
@@ -150,7 +175,8 @@ def main(argv=None) -> int:
     a1.bar(list(med), list(med.values()), color=["grey", "tab:blue", "tab:orange"])
     a1.set_ylabel("cell-updates per second")
     a1.set_title(f"Physics off, {n}² grid, 2 cores")
-    a2.bar(list(mbal), list(mbal.values()), color=["tab:blue", "tab:orange"])
+    a2.bar([k.replace(" ", "\n") for k in mbal], list(mbal.values()),
+           color=["tab:blue", "tab:orange"] * (len(mbal) // 2))
     a2.axhline(1.1, color="k", ls="--", lw=1, label="target 1.1")
     a2.set_ylim(0, 1.3 * max(1.1, *mbal.values()))
     a2.set_ylabel("makespan / ideal split")

@@ -36,10 +36,13 @@ class MoreWork:
 
 @dataclass
 class StealRequest:
-    """Thief to victim: give me work.  ``queued`` is the thief's own queued cost."""
+    """Thief to victim: give me work.  ``queued`` is the thief's own queued cost;
+    ``r`` its round (round-based workloads), so that a request sent in one round
+    and read in the next is refused instead of moving tasks on a stale load."""
 
     req_id: int
     queued: float
+    r: int = -1
 
 
 @dataclass

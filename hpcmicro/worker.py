@@ -192,7 +192,7 @@ class Worker:
         elif isinstance(action, AskPeer):
             with self.cv:
                 load = self.queued_cost + self._running_load()
-            self.tp.send(action.victim, m.StealRequest(action.req_id, load))
+            self.tp.send(action.victim, m.StealRequest(action.req_id, load, self.round))
 
     def _running_load(self) -> float:
         """Expected remaining cost of the running task (call holding ``cv``)."""
@@ -323,7 +323,8 @@ class Worker:
     def _answer_steal(self, thief: int, req) -> None:
         with self.cv:
             n = 0
-            if not (self.draining or self.wedged) and self.queue:
+            stale = self.resident and req.r != self.round
+            if not (self.draining or self.wedged or stale) and self.queue:
                 n = self.policy.share((c for _, c, _ in reversed(self.queue)),
                                       self.queued_cost, self._running_load(), req.queued,
                                       self._rate())

@@ -122,7 +122,7 @@ def coriolis(params: Params) -> np.ndarray:
 # --------------------------------------------------------------------------
 # kernels
 # --------------------------------------------------------------------------
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", nogil=True)
 def _advance(P, b, has_b, fq, nsteps, step0, jd0, jd1, rdx, rdy, g, dt, eps,
              moist, qs0, inv_href, gamma, tol, max_iter, iters):
     """Advance a padded state ``P`` (nfields, NY, NX) by ``nsteps`` in place.

@@ -96,7 +96,30 @@ def test_a_new_round_forgets_the_cost_units_of_the_last_one(tmp_path):
     costs = np.full(n, 0.01)                     # round 1: 10 ms each, measured
     w._handle(0, m.Round(1, n, np.full(n, -1), np.ones(n, np.int64), costs))
     assert len(w.queue) == n
-    w._answer_steal(2, m.StealRequest(req_id=7, queued=0.0))
+    w._answer_steal(2, m.StealRequest(req_id=7, queued=0.0, r=1))
     src, reply = tps[2].recv(timeout=1.0)
     assert isinstance(reply, m.StealReply) and reply.req_id == 7
     assert 4 <= len(reply.ids) <= 6, "an idle thief gets about half of 12 queued tasks"
+
+
+def test_a_steal_request_from_the_previous_round_is_refused(tmp_path):
+    # A worker idle at the end of round 0 asks; its request is read after the
+    # victim queued round 1.  Its load (0) is stale -- it has its own round-1
+    # tasks by now -- so the victim must give nothing (it once gave 20 of 33
+    # tiles, which then moved back: 6 MB of tiles for nothing).
+    sys.path.insert(0, str(HERE))
+    from hpcmicro import messages as m
+    from hpcmicro.config import load_job
+    from hpcmicro.scheduling.steal import StealWorker
+    from hpcmicro.transport import LocalTransport
+    from hpcmicro.worker import Worker
+    cfg = load_job(_job(tmp_path, "steal", n=12, rounds=2), environ={})
+    wl = ringtoy.Ring(cfg.params, cfg)
+    wl.setup_worker()
+    tps = LocalTransport.group(3)
+    w = Worker(tps[1], wl, StealWorker(1, [1, 2]), t0=0.0)
+    n = 12
+    w._handle(0, m.Round(1, n, np.full(n, -1), np.ones(n, np.int64), np.full(n, 0.01)))
+    w._answer_steal(2, m.StealRequest(req_id=3, queued=0.0, r=0))
+    _, reply = tps[2].recv(timeout=1.0)
+    assert reply.req_id == 3 and len(reply.ids) == 0 and len(w.queue) == n

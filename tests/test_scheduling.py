@@ -91,7 +91,7 @@ def test_steal_worker_requests_ids_backoff_and_stale_replies():
     assert w.want_work(queued=0, now=0.0) is None, "no stealing before the first placement"
     w.on_batch(0)
     assert w.want_work(queued=5, now=0.0) is None          # enough queued
-    a = w.want_work(queued=1, now=0.0)
+    a = w.want_work(queued=0, now=0.0)
     assert isinstance(a, AskPeer) and a.victim != 1
     assert w.want_work(queued=0, now=0.0) is None          # one request in flight
     assert w.on_reply(a.req_id + 99, 3, now=0.0) is False  # stale: ignored
@@ -192,3 +192,24 @@ def test_steal_lag_keeps_a_short_last_task_at_home():
     assert w.share(iter([1.0]), 1.0, 2.0, 0.0, 0.0) == 1
     # and long tasks still move: the lag is small beside them
     assert w.share(iter([50.0]), 50.0, 100.0, 0.0, rate) == 1
+    # a thief that asked early (3 units still queued) hides the lag behind
+    # its own work: it is counted at its load, not at load + lag
+    assert w.share(iter([2.0, 2.0]), 4.0, 4.0, 3.0, rate) == 1
+    assert tasks_to_give(iter([2.0, 2.0]), 4.0, 4.0, 3.0 + STEAL_LAG * rate) == 0
+
+
+def test_refusals_while_work_is_queued_are_not_misses():
+    # A worker asks ahead (one task queued); a peer with no more than it says
+    # no.  Many such refusals must not push it into the idle back-off, or it
+    # sits out the rest of a round once its queue runs dry.
+    w = StealWorker(rank=1, peers=[1, 2])
+    w.on_batch(5)
+    now = 0.0
+    for _ in range(10 * VICTIMS_PER_ROUND):
+        a = w.want_work(queued=1, now=now)
+        assert a is not None
+        w.on_reply(a.req_id, 0, now=now)
+        now += 1e-3
+    assert w.misses == 0
+    assert w.want_work(queued=0, now=now) is not None, "asks at once when dry"
+

@@ -44,8 +44,9 @@ IDLE_ROUNDS = 8
 BACKOFF_IDLE = 0.1
 #: Seconds between a victim's reply and the thief starting the tasks (the
 #: thief's poll interval plus the transfer; about 1-3 ms measured here).  The
-#: victim counts it on the thief's side, so that in the end game it keeps a
-#: short task it would finish itself before the thief could start it.
+#: victim counts the thief's load as at least this, so that in the end game
+#: it keeps a short task it would finish itself before an idle thief could
+#: start it.
 STEAL_LAG = 0.002
 
 
@@ -91,6 +92,7 @@ class StealWorker(WorkerPolicy):
         self.misses = 0
         self.not_before = 0.0
         self.tried: set[int] = set()
+        self.asked_with = 0              # tasks queued here when the last request left
 
     def want_work(self, queued, now):
         """Ask a random untried peer when the queue is nearly empty and not backing off."""
@@ -106,6 +108,7 @@ class StealWorker(WorkerPolicy):
             while victim in self.tried:
                 victim = self.peers[self.rng.randrange(len(self.peers))]
         self.tried.add(victim)
+        self.asked_with = queued
         return AskPeer(victim, self._new_request())
 
     def on_reply(self, req_id, n_got, now):
@@ -115,6 +118,14 @@ class StealWorker(WorkerPolicy):
         if n_got:
             self.misses, self.not_before = 0, 0.0
             self.tried.clear()
+        elif self.asked_with:
+            # Asked ahead, with work still queued: a refusal says the victim
+            # has no more than this worker, not that work has run out, so it
+            # is no miss and must not grow the back-off (that grew to the idle
+            # 0.1 s within one round and left the worker waiting once dry).
+            self.not_before = now + BACKOFF_MIN
+            if len(self.tried) >= len(self.peers):
+                self.tried.clear()
         else:
             self.misses += 1
             if self.misses % VICTIMS_PER_ROUND == 0 or len(self.tried) >= len(self.peers):
@@ -133,6 +144,11 @@ class StealWorker(WorkerPolicy):
             self.tried.clear()
 
     def share(self, tail_costs, queued, running, thief_load, rate=0.0):
-        """How many tail tasks to hand a thief (see :func:`tasks_to_give`), the
-        thief's load counted :data:`STEAL_LAG` seconds (at ``rate``) later."""
-        return tasks_to_give(tail_costs, queued, running, thief_load + rate * STEAL_LAG)
+        """How many tail tasks to hand a thief (see :func:`tasks_to_give`).
+
+        The thief can start what it gets once its own work is done, but not
+        before the reply reaches it: its load counts as at least
+        :data:`STEAL_LAG` seconds (at ``rate``).  A thief that asked early,
+        with work still queued, hides the lag behind that work.
+        """
+        return tasks_to_give(tail_costs, queued, running, max(thief_load, rate * STEAL_LAG))
