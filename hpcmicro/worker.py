@@ -15,6 +15,7 @@ more work; the master aborts the job once the output file is safe.
 from __future__ import annotations
 
 import collections
+import math
 import os
 import signal
 import threading
@@ -76,6 +77,7 @@ class Worker:
         self.rows: list = []         # finished (id, start, stop, stolen, value-or-Failure)
         self.busy = 0.0
         self.done_cost = self.done_time = 0.0   # finished tasks: estimated cost, seconds
+        self.same_cost = None        # the one cost all tasks had so far (NaN: they differ)
         self.first_unsent = None
         self.draining = self.stopping = self.wedged = False
         self.timed_out: int | None = None
@@ -247,6 +249,11 @@ class Worker:
         self.tp.send(self.master, m.GiveBack(ids, costs, wedged=True))
 
     def _enqueue(self, ids, costs, stolen: int) -> None:
+        if len(costs):
+            if self.same_cost is None:
+                self.same_cost = float(costs[0])
+            if not costs.min() == costs.max() == self.same_cost:
+                self.same_cost = math.nan
         with self.cv:
             self.queue.extend(zip(ids.tolist(), costs.tolist(), [stolen] * len(ids)))
             self.queued_cost += float(costs.sum())
@@ -333,8 +340,15 @@ class Worker:
                     # the last queued one, whose transfer costs about as much
                     # as running it here.
                     n = min(n, len(self.queue) - 1)
-            taken = [self.queue.pop() for _ in range(n)]
-            taken.reverse()
+            if self.same_cost == self.same_cost:
+                # No estimates: give the tasks this worker would run next, so
+                # tasks start close to their order (first come, first served)
+                # and none waits behind a long one.
+                taken = [self.queue.popleft() for _ in range(n)]
+            else:
+                # Estimates: the queue runs largest first; give the smallest.
+                taken = [self.queue.pop() for _ in range(n)]
+                taken.reverse()
             for _, c, _ in taken:
                 self.queued_cost -= c
         payloads = None

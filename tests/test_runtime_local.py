@@ -61,3 +61,23 @@ def test_existing_output_is_never_overwritten(tmp_path):
     # Resuming a complete job does nothing and succeeds.
     assert run_local(cfg, resume=True, quiet=True) == 0
     assert read_tasks(tmp_path / "job.h5")["attrs"]["restarts"] == 1
+
+
+@pytest.mark.parametrize("costs, given", [
+    (np.ones(10), [0, 1, 2, 3, 4]),                  # no estimates: what runs next
+    (np.arange(10.0, 0.0, -1.0), [4, 5, 6, 7, 8, 9]),  # estimates (largest first): the smallest
+])
+def test_which_queued_tasks_a_victim_gives(tmp_path, costs, given):
+    from hpcmicro import messages as m
+    from hpcmicro.scheduling.steal import StealWorker
+    from hpcmicro.transport import LocalTransport
+    from hpcmicro.worker import Worker
+    from hpcmicro.workloads import resolve
+    cfg = load_job(synthetic_job(tmp_path, n_tasks=10), environ={})
+    wl = resolve(cfg.job.workload)(cfg.params, cfg)
+    tps = LocalTransport.group(3)
+    w = Worker(tps[1], wl, StealWorker(1, [1, 2]), t0=0.0)
+    w._enqueue(np.arange(10), costs, 0)
+    w._answer_steal(2, m.StealRequest(req_id=1, queued=0.0))
+    _, reply = tps[2].recv(timeout=1.0)
+    assert reply.ids.tolist() == given
