@@ -75,13 +75,10 @@ def test_an_error_outside_tasks_aborts_every_rank(tmp_path):
     assert "internal error on rank 2 of 4" in r.stderr and "broken set-up on rank 2" in r.stderr
 
 
-def test_a_new_round_forgets_the_cost_units_of_the_last_one(tmp_path):
-    # Round 0 is placed by cell counts, later rounds by measured seconds.  A
-    # worker's observed cost rate (units/s) from round 0 must not carry over:
-    # in seconds it would be ~1e6 times too large, inflate the thief's
-    # in-flight allowance and make every victim refuse to share.
+def _ring_worker(tmp_path):
+    """A steal worker (rank 1 of 3) of the ring toy, driven by hand in-process;
+    returns it and the endpoints (rank 2's receives its replies)."""
     sys.path.insert(0, str(HERE))
-    from hpcmicro import messages as m
     from hpcmicro.config import load_job
     from hpcmicro.scheduling.steal import StealWorker
     from hpcmicro.transport import LocalTransport
@@ -90,12 +87,24 @@ def test_a_new_round_forgets_the_cost_units_of_the_last_one(tmp_path):
     wl = ringtoy.Ring(cfg.params, cfg)
     wl.setup_worker()
     tps = LocalTransport.group(3)
-    w = Worker(tps[1], wl, StealWorker(1, [1, 2]), t0=0.0)
+    return Worker(tps[1], wl, StealWorker(1, [1, 2]), t0=0.0), tps
+
+
+def _round1(n=12):
+    from hpcmicro import messages as m
+    return m.Round(1, n, np.full(n, -1), np.ones(n, np.int64), np.full(n, 0.01))
+
+
+def test_a_new_round_forgets_the_cost_units_of_the_last_one(tmp_path):
+    # Round 0 is placed by cell counts, later rounds by measured seconds.  A
+    # worker's observed cost rate (units/s) from round 0 must not carry over:
+    # in seconds it would be ~1e6 times too large, inflate the thief's
+    # in-flight allowance and make every victim refuse to share.
+    from hpcmicro import messages as m
+    w, tps = _ring_worker(tmp_path)
     w.done_cost, w.done_time = 5e6, 0.5          # as if round 0 ran 5e6 "cells" in 0.5 s
-    n = 12
-    costs = np.full(n, 0.01)                     # round 1: 10 ms each, measured
-    w._handle(0, m.Round(1, n, np.full(n, -1), np.ones(n, np.int64), costs))
-    assert len(w.queue) == n
+    w._handle(0, _round1())                      # round 1: 10 ms each, measured
+    assert len(w.queue) == 12
     w._answer_steal(2, m.StealRequest(req_id=7, queued=0.0, r=1))
     src, reply = tps[2].recv(timeout=1.0)
     assert isinstance(reply, m.StealReply) and reply.req_id == 7
@@ -107,19 +116,9 @@ def test_a_steal_request_from_the_previous_round_is_refused(tmp_path):
     # victim queued round 1.  Its load (0) is stale -- it has its own round-1
     # tasks by now -- so the victim must give nothing (it once gave 20 of 33
     # tiles, which then moved back: 6 MB of tiles for nothing).
-    sys.path.insert(0, str(HERE))
     from hpcmicro import messages as m
-    from hpcmicro.config import load_job
-    from hpcmicro.scheduling.steal import StealWorker
-    from hpcmicro.transport import LocalTransport
-    from hpcmicro.worker import Worker
-    cfg = load_job(_job(tmp_path, "steal", n=12, rounds=2), environ={})
-    wl = ringtoy.Ring(cfg.params, cfg)
-    wl.setup_worker()
-    tps = LocalTransport.group(3)
-    w = Worker(tps[1], wl, StealWorker(1, [1, 2]), t0=0.0)
-    n = 12
-    w._handle(0, m.Round(1, n, np.full(n, -1), np.ones(n, np.int64), np.full(n, 0.01)))
+    w, tps = _ring_worker(tmp_path)
+    w._handle(0, _round1())
     w._answer_steal(2, m.StealRequest(req_id=3, queued=0.0, r=0))
     _, reply = tps[2].recv(timeout=1.0)
-    assert reply.req_id == 3 and len(reply.ids) == 0 and len(w.queue) == n
+    assert reply.req_id == 3 and len(reply.ids) == 0 and len(w.queue) == 12
