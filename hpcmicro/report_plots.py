@@ -210,7 +210,7 @@ def worker_bars(path, wt, title: str) -> bool:
     ----------
     path : str or pathlib.Path
         The PNG to write.
-    wt : hpcmicro.report.WorkerTimes
+    wt : hpcmicro.jobtrace.WorkerTimes
         The per-worker split.
     title : str
         Figure title.

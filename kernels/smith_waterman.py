@@ -407,27 +407,6 @@ _TB_STOP, _TB_DIAG, _TB_E, _TB_F = 0, 1, 2, 3
 _TB_E_EXT, _TB_F_EXT = 4, 8
 
 
-@numba.njit(cache=True, nogil=True)
-def _best_end(q, t, mat, go, ge):
-    """Best score and its end cell: smallest target end, then query end."""
-    n = t.shape[0]
-    h = np.zeros(n + 1, np.int32)
-    e = np.zeros(n + 1, np.int32)
-    best, bi, bj = 0, 0, 0
-    for i in range(1, q.shape[0] + 1):
-        row = mat[q[i - 1]]
-        diag, hleft, f = 0, 0, -(1 << 30)
-        for j in range(1, n + 1):
-            ej = max(e[j] - ge, h[j] - go)
-            f = max(f - ge, hleft - go)
-            hj = max(0, diag + row[t[j - 1]], ej, f)
-            diag = h[j]
-            h[j], e[j], hleft = hj, ej, hj
-            if hj > best or (hj == best and hj > 0 and j < bj):
-                best, bi, bj = hj, i, j
-    return best, bi, bj
-
-
 #: Largest DP rectangle (cells, one byte each) :func:`sw_align` fills in a
 #: single pass, finding the end cell while recording the traceback; a larger
 #: pair first finds its end cell (no memory) and records only the rectangle up
@@ -437,10 +416,12 @@ TB_ONE_PASS_CELLS = 1 << 25
 
 
 @numba.njit(cache=True, nogil=True)
-def _fill_traceback(q, t, mat, go, ge, tb):
-    """Record each cell's move in ``tb`` (``(len(q)+1) x (len(t)+1)``).
+def _fill(q, t, mat, go, ge, tb, record):
+    """Best score and its end cell: smallest target end, then query end.
 
-    Returns the best score and its end cell as :func:`_best_end` does.
+    With ``record``, each cell's move is written to ``tb``
+    (``(len(q)+1) x (len(t)+1)``); without, ``tb`` is not touched and the
+    pass needs no memory beyond two rows.
     """
     n = t.shape[0]
     h = np.zeros(n + 1, np.int32)
@@ -450,20 +431,17 @@ def _fill_traceback(q, t, mat, go, ge, tb):
         row = mat[q[i - 1]]
         diag, hleft, f = 0, 0, -(1 << 30)
         for j in range(1, n + 1):
-            code = 0
             e_open, e_ext = h[j] - go, e[j] - ge
-            if e_ext > e_open:
-                code |= _TB_E_EXT
             ej = max(e_open, e_ext)
             f_open, f_ext = hleft - go, f - ge
-            if f_ext > f_open:
-                code |= _TB_F_EXT
             f = max(f_open, f_ext)
             d = diag + row[t[j - 1]]
             hj = max(0, d, ej, f)
-            if hj > 0:  # preference: diagonal, then E (query gap), then F
-                code |= _TB_DIAG if hj == d else (_TB_E if hj == ej else _TB_F)
-            tb[i, j] = code
+            if record:
+                code = (_TB_E_EXT if e_ext > e_open else 0) | (_TB_F_EXT if f_ext > f_open else 0)
+                if hj > 0:  # preference: diagonal, then E (query gap), then F
+                    code |= _TB_DIAG if hj == d else (_TB_E if hj == ej else _TB_F)
+                tb[i, j] = code
             diag = h[j]
             h[j], e[j], hleft = hj, ej, hj
             if hj > best or (hj == best and hj > 0 and j < bj):
@@ -481,12 +459,12 @@ def _align_path(q, t, mat, go, ge, one_pass_cells):
     nq, nt = q.shape[0], t.shape[0]
     if (nq + 1) * (nt + 1) <= one_pass_cells:
         tb = np.zeros((nq + 1, nt + 1), np.uint8)
-        best, qend, tend = _fill_traceback(q, t, mat, go, ge, tb)
+        best, qend, tend = _fill(q, t, mat, go, ge, tb, True)
     else:
-        best, qend, tend = _best_end(q, t, mat, go, ge)
+        best, qend, tend = _fill(q, t, mat, go, ge, np.zeros((1, 1), np.uint8), False)
         tb = np.zeros((qend + 1, tend + 1), np.uint8)
         if best > 0:
-            _fill_traceback(q[:qend], t[:tend], mat, go, ge, tb)
+            _fill(q[:qend], t[:tend], mat, go, ge, tb, True)
     ops = np.empty(qend + tend, np.uint8)
     n_ops, i, j, state = 0, qend, tend, _TB_DIAG
     while best > 0:
