@@ -340,7 +340,7 @@ class Worker:
                     # the last queued one, whose transfer costs about as much
                     # as running it here.
                     n = min(n, len(self.queue) - 1)
-            if self.same_cost == self.same_cost:
+            if self.same_cost is not None and not math.isnan(self.same_cost):
                 # No estimates: give the tasks this worker would run next, so
                 # tasks start close to their order (first come, first served)
                 # and none waits behind a long one.

@@ -66,9 +66,10 @@ def tasks_to_give(tail_costs, queued: float, running: float, thief_load: float) 
     ``tail_costs`` iterates the victim's queued costs from the tail; ``queued``
     is their sum; ``running`` is the running task's :func:`remaining_cost`.
     Tasks are given from the tail while the thief, after taking the next one,
-    would still hold no more than the victim keeps (queue plus running).  This moves about half the imbalance, costs
-    time in proportion to the tasks given (not the queue), and can never make
-    the pair swap roles, so tasks do not ping-pong between two workers.
+    would still hold no more than the victim keeps (queue plus running).
+    This moves about half the imbalance, costs time in proportion to the tasks
+    given (not the queue), and can never make the pair swap roles, so tasks
+    do not ping-pong between two workers.
     """
     mine = queued + running
     given = 0.0
