@@ -136,12 +136,19 @@ class MPITransport:
         return self.comm.bcast(obj, root=root)
 
     def shutdown(self, timeout: float = 30.0) -> None:
-        """Quiesce before MPI_Finalize: a non-blocking barrier while late messages
-        (stale steal requests and the like) are received and dropped, so that no
-        rank finalizes with unmatched messages, and nobody spins while waiting."""
-        self.flush(timeout)
-        req = self.comm.Ibarrier()
+        """Quiesce before MPI_Finalize, receiving and dropping late messages
+        (stale steal requests, halos sent ahead) all along, and never spinning.
+
+        First this rank's own sends complete: a large one completes only once
+        its receiver takes it, so two ranks that each waited for the other
+        without receiving (a plain :meth:`flush`) would wait for ever.  Then a
+        non-blocking barrier: once every rank is in it, every send has been
+        taken, and no rank finalizes with unmatched messages.
+        """
         deadline = time.monotonic() + timeout
+        while self._pending and time.monotonic() < deadline:
+            self.recv(timeout=POLL_MAX)          # reaps our sends as it waits
+        req = self.comm.Ibarrier()
         while not req.Test():
             if time.monotonic() > deadline:
                 return

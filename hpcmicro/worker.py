@@ -153,8 +153,7 @@ class Worker:
                 self._tick()
         with self.cv:
             self.cv.notify_all()
-        self.tp.send(self.master, m.Bye())
-        self.tp.flush()
+        self.tp.send(self.master, m.Bye())      # delivered by the transport's shutdown
 
     def _tick(self) -> None:
         now = time.monotonic()

@@ -86,7 +86,10 @@ def test_migrating_tiles_equal_serial_bit_for_bit(tmp_path, scheduler):
         worker = f["tasks/worker"][...].reshape(6, -1)
         stolen = int(f["tasks/stolen"][...].sum())
     moved = int((worker[1:] != worker[:-1]).sum())
-    assert moved > 0 and (stolen > 0 or scheduler == "dynamic"), (moved, stolen)
+    # steal: any stolen tile mispredicts the halos sent ahead for it (a steal
+    # in round 0 moves tiles without any change between rounds); dynamic:
+    # tiles move between rounds
+    assert (stolen if scheduler == "steal" else moved) > 0, (moved, stolen)
     _assert_equals_serial(tmp_path / "w.h5", params)
 
 
