@@ -11,13 +11,12 @@ import argparse
 import os
 import platform
 import shutil
-import signal
 import subprocess
 import sys
 from pathlib import Path
 
-from . import __version__
-from .errors import EXIT_RESUMABLE, EXIT_TASKS_FAILED, EXIT_USAGE, HpcmicroError
+from . import __version__, signals
+from .errors import EXIT_RESUMABLE, EXIT_TASKS_FAILED, HpcmicroError
 
 
 def _load(args):
@@ -61,8 +60,7 @@ def _relaunch(args, cfg) -> int:
 
     def forward(signum, frame):
         proc.send_signal(signum)
-    for s in (signal.SIGTERM, signal.SIGINT, signal.SIGUSR1):
-        signal.signal(s, forward)
+    signals.install(forward)
     rc = proc.wait()
     # mpiexec's own status is not trusted (it can be 0 after an early stop).
     status = status_of(cfg.job.output)
@@ -193,6 +191,8 @@ def _extra_commands():
 def main(argv=None) -> int:
     """Entry point of the console script."""
     args = build_parser().parse_args(argv)
+    if args.func is cmd_run:
+        signals.hold()      # a drain signal during start-up must not kill the rank
     try:
         return args.func(args)
     except HpcmicroError as e:

@@ -20,7 +20,7 @@ import time
 
 import numpy as np
 
-from . import messages as m
+from . import messages as m, signals
 from .errors import EXIT_RESUMABLE, EXIT_TASKS_FAILED
 from .store import DONE, FAILED, PENDING, StoreWriteError
 
@@ -88,8 +88,7 @@ class Master:
         def handler(signum, frame):
             if self.signalled is None:
                 self.signalled = signum
-        for s in (signal.SIGTERM, signal.SIGINT, signal.SIGUSR1):
-            signal.signal(s, handler)
+        signals.install(handler)
 
     # -- main loop -----------------------------------------------------------
     def run(self) -> str:

@@ -22,7 +22,6 @@ never do, and a crash is bounded by the crash quarantine of
 
 from __future__ import annotations
 
-import argparse
 import os
 import re
 import shlex

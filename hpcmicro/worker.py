@@ -17,14 +17,13 @@ from __future__ import annotations
 import collections
 import math
 import os
-import signal
 import threading
 import time
 import traceback
 
 import numpy as np
 
-from . import messages as m
+from . import messages as m, signals
 from .scheduling import AskMaster, AskPeer
 from .scheduling.base import remaining_cost
 
@@ -364,5 +363,4 @@ class Worker:
             if self.signal_time is None:
                 self.signal_time = time.monotonic()
             self.pending_signal = signum
-        for s in (signal.SIGTERM, signal.SIGINT, signal.SIGUSR1):
-            signal.signal(s, handler)
+        signals.install(handler)

@@ -17,7 +17,7 @@ import h5py
 import numpy as np
 import pytest
 
-from conftest import CMD_TIMEOUT, expected_planned, hpcmicro, mpiexec, read_tasks, synthetic_job
+from conftest import expected_planned, hpcmicro, mpiexec, read_tasks, synthetic_job
 from hpcmicro.cli import find_mpiexec
 from hpcmicro.errors import EXIT_RESUMABLE
 

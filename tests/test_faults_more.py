@@ -7,7 +7,6 @@ bound, and nothing that was committed is lost or duplicated.
 
 import os
 import pickle
-import shutil
 import signal
 import subprocess
 import sys
@@ -118,6 +117,44 @@ def test_usr1_then_term_drains_once(tmp_path):
     assert t["attrs"]["status"] == "incomplete" and (t["status"] == 0).any()
     r = mpiexec(3, "run", job, "--resume", "-q")
     assert r.returncode == 0, r.stderr
+    _assert_clean_equal(job, out)
+
+
+def _catches(pid: int, sig: int) -> bool:
+    """Whether process ``pid`` has a handler for ``sig`` (Linux: /proc SigCgt)."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("SigCgt:"):
+                return bool(int(line.split()[1], 16) >> (sig - 1) & 1)
+    except OSError:
+        pass
+    return False
+
+
+def test_usr1_during_start_up_drains_instead_of_killing(tmp_path):
+    """Slurm may send its warning up to a minute early, so with a short limit
+    it can land while the ranks are still importing.  Each rank must then open
+    its output and drain (exit resumable), not die of SIGUSR1."""
+    job = synthetic_job(tmp_path, n_tasks=200, mean_ms=20.0, distribution="constant")
+    out = tmp_path / "job.h5"
+    p = _start(3, job)
+    t0, ranks = time.monotonic(), {}
+    while not (len(ranks) == 3 and all(_catches(r, signal.SIGUSR1) for r in ranks.values())):
+        assert p.poll() is None and time.monotonic() - t0 < 30, p.communicate()
+        ranks = _ranks_of(job)
+        time.sleep(0.002)
+    early = not out.exists()        # the output opens only once start-up is over
+    for pid in ranks.values():
+        os.kill(pid, signal.SIGUSR1)
+    _, err = p.communicate(timeout=60)
+    assert early, "the signal was meant to arrive during start-up"
+    assert p.returncode == EXIT_RESUMABLE, err
+    assert err.count("draining") == 1, err
+    t = read_tasks(out)
+    assert t["attrs"]["status"] == "incomplete" and (t["status"] == 0).any()
+    r = mpiexec(3, "run", job, "--resume", "-q")
+    assert r.returncode == 0, r.stderr
+    assert read_tasks(out)["attrs"]["restarts"] == 1
     _assert_clean_equal(job, out)
 
 

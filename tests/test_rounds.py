@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import mpiexec, read_tasks
+from conftest import mpiexec
 import ringtoy
 
 HERE = Path(__file__).resolve().parent

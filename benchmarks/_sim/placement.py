@@ -20,7 +20,6 @@ machine disturb them little.
 
 from __future__ import annotations
 
-import heapq
 import time
 
 import numpy as np
