@@ -384,6 +384,7 @@ def warm_up(matrix: np.ndarray, gap_open: int, gap_extend: int, align: bool = Fa
     for go in {gap_open, max(gap_open, 128)}:      # > 127: every pair in 16-bit
         search(codes, offsets, codes, offsets, mat, go, gap_extend)
     if align:
+        sw_align_many(codes, [codes], mat, gap_open, gap_extend)
         sw_align(codes, codes, mat, gap_open, gap_extend)
 
 
@@ -450,21 +451,8 @@ def _fill(q, t, mat, go, ge, tb, record):
 
 
 @numba.njit(cache=True, nogil=True)
-def _align_path(q, t, mat, go, ge, one_pass_cells):
-    """One optimal alignment: ``(score, qend, tend, ops, i0, j0, ident, mism, opens)``.
-
-    ``ops`` (0 = M, 1 = I: query letter only, 2 = D: target letter only) run
-    from the start cell ``(i0, j0)`` (0-based) to the end cell (1-based).
-    """
-    nq, nt = q.shape[0], t.shape[0]
-    if (nq + 1) * (nt + 1) <= one_pass_cells:
-        tb = np.zeros((nq + 1, nt + 1), np.uint8)
-        best, qend, tend = _fill(q, t, mat, go, ge, tb, True)
-    else:
-        best, qend, tend = _fill(q, t, mat, go, ge, np.zeros((1, 1), np.uint8), False)
-        tb = np.zeros((qend + 1, tend + 1), np.uint8)
-        if best > 0:
-            _fill(q[:qend], t[:tend], mat, go, ge, tb, True)
+def _walk(q, t, tb, best, qend, tend):
+    """Walk the recorded moves back from the end cell: ``(ops, i0, j0, ident, mism, opens)``."""
     ops = np.empty(qend + tend, np.uint8)
     n_ops, i, j, state = 0, qend, tend, _TB_DIAG
     while best > 0:
@@ -509,6 +497,26 @@ def _align_path(q, t, mat, go, ge, one_pass_cells):
             else:
                 b += 1
         prev = op
+    return ops, i, j, ident, mism, opens
+
+
+@numba.njit(cache=True, nogil=True)
+def _align_path(q, t, mat, go, ge, one_pass_cells):
+    """One optimal alignment: ``(score, qend, tend, ops, i0, j0, ident, mism, opens)``.
+
+    ``ops`` (0 = M, 1 = I: query letter only, 2 = D: target letter only) run
+    from the start cell ``(i0, j0)`` (0-based) to the end cell (1-based).
+    """
+    nq, nt = q.shape[0], t.shape[0]
+    if (nq + 1) * (nt + 1) <= one_pass_cells:
+        tb = np.zeros((nq + 1, nt + 1), np.uint8)
+        best, qend, tend = _fill(q, t, mat, go, ge, tb, True)
+    else:
+        best, qend, tend = _fill(q, t, mat, go, ge, np.zeros((1, 1), np.uint8), False)
+        tb = np.zeros((qend + 1, tend + 1), np.uint8)
+        if best > 0:
+            _fill(q[:qend], t[:tend], mat, go, ge, tb, True)
+    ops, i, j, ident, mism, opens = _walk(q, t, tb, best, qend, tend)
     return best, qend, tend, ops, i, j, ident, mism, opens
 
 
@@ -547,12 +555,69 @@ def sw_align(query: np.ndarray, target: np.ndarray, matrix: np.ndarray,
     mat = _check_scheme(matrix, gap_open, gap_extend)
     q = np.ascontiguousarray(query, np.uint8)
     t = np.ascontiguousarray(target, np.uint8)
-    score, qend, tend, ops, i0, j0, ident, mism, opens = _align_path(
-        q, t, mat, np.int32(gap_open), np.int32(gap_extend), np.int64(TB_ONE_PASS_CELLS))
+    return _alignment(*_align_path(q, t, mat, np.int32(gap_open), np.int32(gap_extend),
+                                   np.int64(TB_ONE_PASS_CELLS)))
+
+
+def _alignment(score, qend, tend, ops, i0, j0, ident, mism, opens) -> Alignment:
     if score <= 0:
         return Alignment(0, 0, 0, 0, 0, 0, 0, 0, 0, "")
     return Alignment(int(score), int(i0) + 1, int(qend), int(j0) + 1, int(tend), int(ident),
                      int(mism), int(opens), int(ops.shape[0]), _cigar(ops))
+
+
+#: Largest move record (bytes) of one lane group in :func:`sw_align_many`;
+#: the longest targets of a group above it are aligned one pair at a time.
+TB_GROUP_BYTES = 1 << 28
+
+
+def sw_align_many(query: np.ndarray, targets: list, matrix: np.ndarray, gap_open: int,
+                  gap_extend: int) -> list:
+    """:func:`sw_align` of one query against each of ``targets``, in order.
+
+    The same alignments, computed :data:`~.sw_traceback.TB_LANES` targets at a
+    time by the lane-parallel 16-bit fill of :mod:`.sw_traceback` (targets
+    grouped by length).  Pairs it cannot take are aligned one at a time:
+    a group's longest targets while its move record would exceed
+    :data:`TB_GROUP_BYTES`, and a pair whose score reached the 16-bit limit
+    (:data:`.sw_traceback.LIMIT`); every pair of a query above 32,767 letters.
+    """
+    from .sw_traceback import LIMIT, TB_LANES, fill_lanes
+    mat = _check_scheme(matrix, gap_open, gap_extend)
+    q = np.ascontiguousarray(query, np.uint8)
+    ts = [np.ascontiguousarray(t, np.uint8) for t in targets]
+    out: list = [None] * len(ts)
+
+    def alone(k: int) -> None:
+        out[k] = sw_align(q, ts[k], mat, gap_open, gap_extend)
+
+    order = sorted(range(len(ts)), key=lambda k: ts[k].shape[0])
+    if q.shape[0] > 32767:          # the lanes store row numbers in int16
+        for k in order:
+            alone(k)
+        return out
+    for g in range(0, len(order), TB_LANES):
+        group = order[g:g + TB_LANES]
+        while group and (q.shape[0] + 1) * (ts[group[-1]].shape[0] + 1) * TB_LANES \
+                > TB_GROUP_BYTES:
+            alone(group.pop())
+        if not group:
+            continue
+        n = ts[group[-1]].shape[0]
+        codes = np.zeros((n, TB_LANES), np.uint8)
+        lens = np.zeros(TB_LANES, np.int64)
+        for lane, k in enumerate(group):
+            codes[:ts[k].shape[0], lane] = ts[k]
+            lens[lane] = ts[k].shape[0]
+        ends, tb = fill_lanes(q, codes, lens, mat, np.int32(gap_open), np.int32(gap_extend))
+        for lane, k in enumerate(group):
+            best, qend, tend = (int(v) for v in ends[lane])
+            if best >= LIMIT:
+                alone(k)
+            else:
+                out[k] = _alignment(best, qend, tend, *_walk(q, ts[k], tb[:, :, lane], best,
+                                                              qend, tend))
+    return out
 
 
 def _cigar(ops: np.ndarray) -> str:

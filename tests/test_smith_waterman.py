@@ -320,5 +320,56 @@ def test_warm_up_loads_every_search_path():
     mat = sw.load_matrix("BLOSUM62")
     sw.warm_up(mat, 11, 1, align=True)
     sw.warm_up(mat, 200, 1)
-    for fn in (sw._align_path, sw._assign_lanes, sw._fill_lanes):
+    from hpcmicro.kernels import sw_traceback
+    for fn in (sw._align_path, sw._assign_lanes, sw._fill_lanes, sw_traceback.fill_lanes):
         assert fn.signatures, fn
+
+
+def _many_cases(rng):
+    """(query, targets) sets: related and unrelated, over 20 and over 4 letters (many ties)."""
+    cases = []
+    for n_t in (1, 10, 16, 17, 40):
+        base = rand_protein(rng, int(rng.integers(5, 120)), "ACDEFGHIKLMNPQRSTVWY")
+        q = encode(mutate(rng, base, 0.2))
+        ts = [encode(rand_protein(rng, int(rng.integers(0, 20))) + mutate(rng, base, 0.3))
+              if k % 2 else encode(rand_protein(rng, int(rng.integers(1, 200))))
+              for k in range(n_t)]
+        cases.append((q, ts))
+        cases.append((rng.integers(0, 4, int(rng.integers(1, 12))).astype(np.uint8),
+                      [rng.integers(0, 4, int(rng.integers(1, 14))).astype(np.uint8)
+                       for _ in range(n_t)]))
+    return cases
+
+
+@pytest.mark.parametrize("go,ge", [(11, 1), (3, 3), (12, 0), (255, 1)])
+def test_lane_traceback_equals_one_pair_at_a_time(go, ge):
+    """sw_align_many (16 targets side by side, int16) gives sw_align's alignments exactly."""
+    rng = np.random.default_rng(40 + go)
+    mat = sw.load_matrix("BLOSUM62")
+    for q, ts in _many_cases(rng):
+        assert sw.sw_align_many(q, ts, mat, go, ge) == [sw.sw_align(q, t, mat, go, ge) for t in ts]
+    assert sw.sw_align_many(encode("ACD"), [], mat, go, ge) == []
+
+
+def test_lane_traceback_falls_back_where_it_must(monkeypatch):
+    """Over the 16-bit limit, over the memory bound: the same alignments, one pair at a time."""
+    rng = np.random.default_rng(7)
+    alone = []
+    real = sw.sw_align
+    monkeypatch.setattr(sw, "sw_align", lambda q, t, *a: alone.append(len(t)) or real(q, t, *a))
+    # 270 identical letters at +127: 34,290 does not fit int16; the lanes must see it
+    mat = sw.dna_matrix(127, -4)
+    q = rng.integers(0, 4, 270).astype(np.uint8)
+    ts = [q.copy(), q[:100].copy(), rng.integers(0, 4, 300).astype(np.uint8)]
+    got = sw.sw_align_many(q, ts, mat, 5, 2)
+    assert got[0].score == 270 * 127 and alone == [270]
+    assert got == [real(q, t, mat, 5, 2) for t in ts]
+    # a small memory bound: the longest targets go one at a time, the rest in lanes
+    alone.clear()
+    mat = sw.load_matrix("BLOSUM62")
+    q, ts = _many_cases(rng)[8]
+    longest = sorted(len(t) for t in ts)[-3:]
+    monkeypatch.setattr(sw, "TB_GROUP_BYTES", (len(q) + 1) * (longest[0] + 1) * 16)
+    got = sw.sw_align_many(q, ts, mat, 11, 1)
+    assert sorted(alone)[-2:] == longest[1:] and len(alone) >= 2
+    assert got == [real(q, t, mat, 11, 1) for t in ts]

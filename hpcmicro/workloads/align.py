@@ -5,7 +5,8 @@ database; its estimated cost is the number of DP cells (sum of query lengths
 times the chunk's residues).  Each worker reads both FASTA files once
 (:meth:`Align.setup_worker`) and returns, per query, the chunk's top-k
 targets and scores.  :meth:`Align.finalize` merges the partial lists, aligns
-each reported hit once more for coordinates, identities and a CIGAR, and
+each reported hit once more for coordinates, identities and a CIGAR (the
+hits of a query side by side in SIMD lanes, :func:`sw_align_many`), and
 writes one row per hit under ``/align``.  :func:`export` writes BLAST
 tabular output (outfmt 6).
 
@@ -320,6 +321,9 @@ def align_pairs(queries, targets, pairs: list, matrix: np.ndarray, gap_open: int
                 gap_extend: int, threads: int | None = None) -> list:
     """Return ``sw_align`` of each ``(query, target)`` index pair, in order.
 
+    The pairs of one query are aligned together by ``sw_align_many`` (its hits
+    side by side in SIMD lanes); queries are spread over threads.
+
     Parameters
     ----------
     queries, targets : hpcmicro.seqio.Sequences
@@ -331,21 +335,33 @@ def align_pairs(queries, targets, pairs: list, matrix: np.ndarray, gap_open: int
         kernels release the GIL.  The result does not depend on it.
     """
     from hpcmicro.kernels import smith_waterman as sw
+    by_query: dict[int, list[int]] = {}
+    for k, (q, _) in enumerate(pairs):
+        by_query.setdefault(q, []).append(k)
 
-    def one(k: int):
-        q, t = pairs[k]
-        return sw.sw_align(queries.get(q), targets.get(t), matrix, gap_open, gap_extend)
+    def one(q: int) -> list:
+        ks = by_query[q]
+        return sw.sw_align_many(queries.get(q), [targets.get(pairs[k][1]) for k in ks], matrix,
+                                gap_open, gap_extend)
 
-    threads = min(threads or usable_cpus(), len(pairs))
-    if threads <= 1:
-        return [one(k) for k in range(len(pairs))]
-    qi, ti = np.array(pairs, np.int64).reshape(-1, 2).T
-    cells = np.diff(queries.offsets)[qi] * np.diff(targets.offsets)[ti]
-    order = np.argsort(-cells, kind="stable").tolist()   # largest first: an even finish
+    qlen, tlen = np.diff(queries.offsets), np.diff(targets.offsets)
+    work = {q: int(qlen[q]) * max(int(tlen[pairs[k][1]]) for k in ks) * -(-len(ks) // 16)
+            for q, ks in by_query.items()}
+    order = sorted(by_query, key=lambda q: -work[q])     # largest first: an even finish
+    threads = min(threads or usable_cpus(), len(order))
     out: list = [None] * len(pairs)
-    with ThreadPoolExecutor(threads, thread_name_prefix="hpcmicro-align") as pool:
-        for k, al in zip(order, pool.map(one, order)):
-            out[k] = al
+    if threads <= 1:
+        results = map(one, order)
+    else:
+        pool = ThreadPoolExecutor(threads, thread_name_prefix="hpcmicro-align")
+        results = pool.map(one, order)
+    try:
+        for q, als in zip(order, results):
+            for k, al in zip(by_query[q], als):
+                out[k] = al
+    finally:
+        if threads > 1:
+            pool.shutdown()
     return out
 
 
