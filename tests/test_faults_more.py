@@ -97,6 +97,17 @@ def test_sigcont_is_harmless(tmp_path):
     _assert_clean_equal(job, out)
 
 
+def _drained_once_then_resumes(p, err, job, out):
+    """One drain, exit 75, some work left; a resume then finishes the job cleanly."""
+    assert p.returncode == EXIT_RESUMABLE, err
+    assert err.count("draining") == 1, err
+    t = read_tasks(out)
+    assert t["attrs"]["status"] == "incomplete" and (t["status"] == 0).any()
+    r = mpiexec(3, "run", job, "--resume", "-q")
+    assert r.returncode == 0, r.stderr
+    return _assert_clean_equal(job, out)
+
+
 def test_usr1_then_term_drains_once(tmp_path):
     job = synthetic_job(tmp_path, n_tasks=150, mean_ms=20.0, distribution="constant")
     out = tmp_path / "job.h5"
@@ -111,13 +122,7 @@ def test_usr1_then_term_drains_once(tmp_path):
     t0 = time.monotonic()
     _, err = p.communicate(timeout=60)
     assert time.monotonic() - t0 < 30, "drain is bounded"
-    assert p.returncode == EXIT_RESUMABLE, err
-    assert err.count("draining") == 1, err
-    t = read_tasks(out)
-    assert t["attrs"]["status"] == "incomplete" and (t["status"] == 0).any()
-    r = mpiexec(3, "run", job, "--resume", "-q")
-    assert r.returncode == 0, r.stderr
-    _assert_clean_equal(job, out)
+    _drained_once_then_resumes(p, err, job, out)
 
 
 def _catches(pid: int, sig: int) -> bool:
@@ -148,14 +153,7 @@ def test_usr1_during_start_up_drains_instead_of_killing(tmp_path):
         os.kill(pid, signal.SIGUSR1)
     _, err = p.communicate(timeout=60)
     assert early, "the signal was meant to arrive during start-up"
-    assert p.returncode == EXIT_RESUMABLE, err
-    assert err.count("draining") == 1, err
-    t = read_tasks(out)
-    assert t["attrs"]["status"] == "incomplete" and (t["status"] == 0).any()
-    r = mpiexec(3, "run", job, "--resume", "-q")
-    assert r.returncode == 0, r.stderr
-    assert read_tasks(out)["attrs"]["restarts"] == 1
-    _assert_clean_equal(job, out)
+    assert _drained_once_then_resumes(p, err, job, out)["attrs"]["restarts"] == 1
 
 
 def test_drain_longer_than_killwait_leaves_a_consistent_file(tmp_path):
