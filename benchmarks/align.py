@@ -132,11 +132,11 @@ def traceback(d: dict, scores: np.ndarray, repeats: int, top_k: int = 10) -> dic
     ``hpcmicro run`` does) vs one pair at a time (``sw_align``), taking turns;
     the alignments must be identical."""
     from hpcmicro.kernels import smith_waterman as sw
+    from hpcmicro.workloads.align import top_hits
     mat = sw.load_matrix("BLOSUM62")
     qs = [d["qcat"][d["qoff"][i]:d["qoff"][i + 1]] for i in range(len(d["qoff"]) - 1)]
     ts = [d["tcat"][d["toff"][i]:d["toff"][i + 1]] for i in range(len(d["toff"]) - 1)]
-    hits = [np.lexsort((np.arange(row.shape[0]), -row))[:top_k] for row in scores]
-    hits = [h[scores[i, h] > 0] for i, h in enumerate(hits)]
+    hits = [top_hits(row, top_k) for row in scores]     # as the align workload picks them
     cells = float(sum(len(qs[i]) * sum(len(ts[t]) for t in h) for i, h in enumerate(hits)))
     sw.warm_up(mat, GO, GE, align=True)
     lanes_s, pairs_s = [], []

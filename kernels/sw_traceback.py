@@ -4,8 +4,8 @@ One query against up to :data:`TB_LANES` targets at once (its reported hits),
 the lane being the innermost, contiguous dimension, in 16-bit arithmetic:
 the same recurrence, end-cell rule and move codes as the scalar
 ``smith_waterman._fill`` with ``record``, so the walk that follows and every
-alignment are identical; about 3.7x faster than one pair at a time on the
-hits of the UniProt benchmark (with 10 hits a query, 36% of the lane cells
+alignment are identical; 4.2x less CPU than one pair at a time on the 500
+hits of ``benchmarks/align.py`` (with 10 hits a query, 36% of the lane cells
 are real: lanes are padded to the longest target of the group).
 
 Notes

@@ -335,6 +335,7 @@ def align_pairs(queries, targets, pairs: list, matrix: np.ndarray, gap_open: int
         kernels release the GIL.  The result does not depend on it.
     """
     from hpcmicro.kernels import smith_waterman as sw
+    from hpcmicro.kernels.sw_traceback import TB_LANES
     by_query: dict[int, list[int]] = {}
     for k, (q, _) in enumerate(pairs):
         by_query.setdefault(q, []).append(k)
@@ -345,23 +346,19 @@ def align_pairs(queries, targets, pairs: list, matrix: np.ndarray, gap_open: int
                                 gap_open, gap_extend)
 
     qlen, tlen = np.diff(queries.offsets), np.diff(targets.offsets)
-    work = {q: int(qlen[q]) * max(int(tlen[pairs[k][1]]) for k in ks) * -(-len(ks) // 16)
+    work = {q: int(qlen[q]) * max(int(tlen[pairs[k][1]]) for k in ks) * -(-len(ks) // TB_LANES)
             for q, ks in by_query.items()}
     order = sorted(by_query, key=lambda q: -work[q])     # largest first: an even finish
     threads = min(threads or usable_cpus(), len(order))
     out: list = [None] * len(pairs)
     if threads <= 1:
-        results = map(one, order)
+        results = [one(q) for q in order]
     else:
-        pool = ThreadPoolExecutor(threads, thread_name_prefix="hpcmicro-align")
-        results = pool.map(one, order)
-    try:
-        for q, als in zip(order, results):
-            for k, al in zip(by_query[q], als):
-                out[k] = al
-    finally:
-        if threads > 1:
-            pool.shutdown()
+        with ThreadPoolExecutor(threads, thread_name_prefix="hpcmicro-align") as pool:
+            results = list(pool.map(one, order))
+    for q, als in zip(order, results):
+        for k, al in zip(by_query[q], als):
+            out[k] = al
     return out
 
 
