@@ -101,7 +101,7 @@ def test_every_matrix_matches_parasail(matrix):
 
 
 def test_saturating_lanes_are_rescored_exactly():
-    """Scores far above 255 in some lanes, small ones in the same batch."""
+    """Scores far above the 8-bit kernel's 127 in some lanes, small ones in the same batch."""
     rng = np.random.default_rng(5)
     base = rand_protein(rng, 700, "ACDEFGHIKLMNPQRSTVWY")
     targets = [mutate(rng, base, r) for r in np.linspace(0.0, 0.6, 40)]
@@ -113,6 +113,23 @@ def test_saturating_lanes_are_rescored_exactly():
     for a, q in enumerate(queries):
         for b, t in enumerate(targets):
             assert S[a, b] == parasail.sw_striped_32(q, t, 11, 1, parasail.blosum62).score
+
+
+def test_top_wrap_of_the_8_bit_add_is_caught():
+    """Matrix scores near the 8-bit top: d + s wraps past 127 and the lane must be rescored."""
+    rng = np.random.default_rng(11)
+    mat = sw.dna_matrix(100, -120)
+    dna = sw.letter_codes("dna")
+    seqs = ["".join(rng.choice(list("ACGT"), n)) for n in rng.integers(1, 40, 30)]
+    enc = [dna[np.frombuffer(x.encode(), np.uint8)] for x in seqs]
+    cat = np.concatenate(enc)
+    off = np.concatenate([[0], np.cumsum([len(x) for x in enc])]).astype(np.int64)
+    got = sw.search(cat, off, cat, off, mat, 30, 7)
+    pm = parasail.matrix_create("ACGT", 100, -120)
+    for a, q in enumerate(seqs):
+        for b, t in enumerate(seqs):
+            assert got[a, b] == parasail.sw(q, t, 30, 7, pm).score, (a, b)
+    assert got.max() > 127 and (got[got > 0] <= 127).any()
 
 
 def test_long_against_short_and_all_x():
@@ -255,7 +272,7 @@ def test_targets_sharing_a_lane_do_not_see_each_other():
 @pytest.mark.slow
 @pytest.mark.parametrize("lanes", [64, 16])
 def test_batch_kernel_is_vectorised_without_overlap_checks(lanes):
-    """The inner cell loop must compile to saturating vector instructions only."""
+    """The inner cell loop must compile to byte/word vector instructions only."""
     import numba
     from hpcmicro.kernels import sw_simd
     kern = sw_simd.search_i8 if lanes == 64 else sw_simd.search_i16
@@ -269,10 +286,11 @@ def test_batch_kernel_is_vectorised_without_overlap_checks(lanes):
           np.zeros((25, 25), dtype), 11, 1, out)
     asm = fresh.inspect_asm(fresh.signatures[0])
     suffix = "b" if lanes == 64 else "w"
-    for instr in ("vpadds", "vpsubs", "vpmaxs"):
+    # H = max(d + s, E, F): plain add; G = max(H - gap_open, 0): unsigned saturating subtract
+    for instr in ("vpadd", "vpsubus", "vpmaxs"):
         assert instr + suffix in asm, f"{instr}{suffix} missing: the lane loop was not vectorised"
-    # the hot loop: the block with the saturating adds has no scalar byte moves
-    hot = [blk for blk in asm.split("\n.LBB") if "vpadds" + suffix in blk]
+    # the hot loop: the block with the saturating subtracts has no scalar byte moves
+    hot = [blk for blk in asm.split("\n.LBB") if "vpsubus" + suffix in blk]
     assert hot and all("movzbl" not in blk and "movb\t" not in blk for blk in hot)
 
 
