@@ -233,7 +233,7 @@ def run_job(d: dict, whole: bool = False) -> dict:
         ru0 = resource.getrusage(resource.RUSAGE_CHILDREN)
         launched = time.time()
         t = time.perf_counter()
-        proc = subprocess.run(cmd, capture_output=True, text=True)
+        proc = subprocess.run([sys.executable, "-m"] + cmd, capture_output=True, text=True)
         wall = time.perf_counter() - t
         ru1 = resource.getrusage(resource.RUSAGE_CHILDREN)
         if proc.returncode:

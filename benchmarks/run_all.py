@@ -45,6 +45,8 @@ TITLES = {"scheduler": "Scheduler", "align": "Alignment (Smith-Waterman)",
           "weather": "Weather (shallow-water step)",
           "weather_runtime": "Weather through the runtime",
           "scale": "Scheduler at scale (simulated)"}
+#: Extra arguments of the full (not --quick) runs.
+FULL_ARGS = {"align": ["--end-to-end", "--whole"]}
 #: Per-script wall-clock limits (seconds).
 TIMEOUT = {True: 300, False: 4 * 3600}
 
@@ -139,7 +141,8 @@ def run_one(name: str, quick: bool, log=sys.stderr) -> dict:
     """Run one benchmark script; returns its status, time and markdown."""
     script, extra = BENCHMARKS[name]
     suffix = "_quick" if quick else ""
-    cmd = [sys.executable, str(HERE / script)] + (["--quick"] if quick else [])
+    cmd = [sys.executable, str(HERE / script)] + (["--quick"] if quick else
+                                                   FULL_ARGS.get(name, []))
     RESULTS.mkdir(parents=True, exist_ok=True)
     before = _snapshot() if quick else {}
     start = time.time()
