@@ -32,6 +32,8 @@ MPI_LAUNCHER_VARS = ("PMI_RANK", "PMI_SIZE", "PMI_FD", "PMIX_RANK",
 #: idle rank well under 5% of a core (one improbe + wake-up costs ~10 us).
 POLL_MIN = 20e-6
 POLL_MAX = 2e-3
+#: Seconds between flushing a dying rank's output and MPI_Abort (see ``abort``).
+ABORT_GRACE = 0.5
 
 
 def _drain(fd: int) -> None:
@@ -161,6 +163,10 @@ class MPITransport:
         """Kill every rank of the job (for runtime errors, never a hang)."""
         sys.stdout.flush()
         sys.stderr.flush()
+        # The message just written sits in the pipe to MPICH's process manager,
+        # which kills the job on Abort and may exit before forwarding it (CI
+        # once saw a run fail with an empty stderr): give it a moment first.
+        time.sleep(ABORT_GRACE)
         self.comm.Abort(code)
 
     def library(self) -> str:
