@@ -86,17 +86,21 @@ def kernel_two_core(params_d: dict) -> float:
     return 2 * params_d["nx"] * params_d["ny"] * steps / max(times)
 
 
+def ideal_rounds(res: dict, rounds: int, workers: int) -> np.ndarray:
+    """Per round: max(total task time / workers, longest task)."""
+    d = (res["stop"] - res["start"]).reshape(rounds, -1)
+    return np.maximum(d.sum(axis=1) / workers, d.max(axis=1))
+
+
 def ideal_split(res: dict, rounds: int, workers: int) -> float:
-    """Sum over rounds of max(total task time / workers, longest task)."""
-    d = (res["stop"] - res["start"]).reshape(rounds, -1)
-    return float(np.sum(np.maximum(d.sum(axis=1) / workers, d.max(axis=1))))
+    """Sum over rounds of :func:`ideal_rounds`."""
+    return float(np.sum(ideal_rounds(res, rounds, workers)))
 
 
-def round_stats(res: dict, rounds: int) -> dict:
+def round_stats(res: dict, rounds: int, workers: int) -> dict:
     """Median ideal round length and median pause between rounds (seconds)."""
-    d = (res["stop"] - res["start"]).reshape(rounds, -1)
     st, sp = res["start"].reshape(rounds, -1), res["stop"].reshape(rounds, -1)
-    ideal = np.maximum(d.sum(axis=1) / 2, d.max(axis=1))
+    ideal = ideal_rounds(res, rounds, workers)
     pause = st[1:].min(axis=1) - sp[:-1].max(axis=1)
     return {"round": float(np.median(ideal)), "pause": float(np.median(pause))}
 
@@ -134,7 +138,7 @@ def main(argv=None) -> int:
                     r = run_job(tmp, s, 3, **c)
                     key = f"{c['nx']}x{c['ny']} {s}"
                     bal[key].append(r["span"] / ideal_split(r, rounds, 2))
-                    rstats[key].append(round_stats(r, rounds))
+                    rstats[key].append(round_stats(r, rounds, 2))
     med = {k: float(np.median(v)) for k, v in rows.items()}
     mbal = {k: float(np.median(v)) for k, v in bal.items()}
     mst = {k: {f: float(np.median([x[f] for x in v])) for f in ("round", "pause")}

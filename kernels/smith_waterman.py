@@ -290,6 +290,11 @@ def _profile_matrix(mat, dtype):
     return mb
 
 
+def _exact_up_to(dtype, mat) -> int:
+    """Highest score a batch kernel of ``dtype`` reports exactly (see :func:`search`)."""
+    return int(np.iinfo(dtype).max) - max(0, int(mat.max()))
+
+
 def _rescore(query, tcat, toff, targets, mat, gap_open, gap_extend):
     """Exact scores of one query against some targets: 16-bit lanes, then 32-bit."""
     na = mat.shape[0]
@@ -299,7 +304,7 @@ def _rescore(query, tcat, toff, targets, mat, gap_open, gap_extend):
     search_i16(qcat, qoff, packed.codes, packed.owner, _profile_matrix(mat, np.int16),
                gap_open, gap_extend, best)
     scores = best[0, targets]
-    for k in np.flatnonzero(scores > 32767 - max(0, int(mat.max()))):
+    for k in np.flatnonzero(scores > _exact_up_to(np.int16, mat)):
         t = targets[k]
         scores[k] = _sw_score_i32(query, tcat[toff[t]:toff[t + 1]], mat,
                                   np.int32(gap_open), np.int32(gap_extend))
@@ -338,8 +343,8 @@ def search(qcat: np.ndarray, qoff: np.ndarray, tcat: np.ndarray, toff: np.ndarra
     rescored (see :func:`_rescore`): by query, its targets packed in 16
     lanes of 16-bit arithmetic, with the same argument at 32767, and the
     rare pair above that in 32-bit.  On UniProt proteins with BLOSUM62 11/1
-    about 0.1% of the pairs score above 116.  Gap-open penalties above 127 do not fit the
-    8-bit kernel's subtraction; they run every pair in 16-bit.
+    about 0.1% of the pairs score above 116.  Gap-open penalties above 127
+    do not fit the 8-bit kernel's subtraction; they run every pair in 16-bit.
     """
     mat = _check_scheme(matrix, gap_open, gap_extend)
     qoff = np.asarray(qoff, np.int64)
@@ -360,7 +365,7 @@ def search(qcat: np.ndarray, qoff: np.ndarray, tcat: np.ndarray, toff: np.ndarra
         qcat_r, qoff_r = _pad_queries(qcat, qoff, na)
         search_i8(qcat_r, qoff_r, packed.codes, packed.owner, _profile_matrix(mat, np.int8),
                   gap_open, gap_extend, out)
-        redo = out > 127 - max(0, int(mat.max()))
+        redo = out > _exact_up_to(np.int8, mat)
     else:
         redo = np.ones(out.shape, bool)
     for q in np.flatnonzero(redo.any(axis=1)):

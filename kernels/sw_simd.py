@@ -56,8 +56,9 @@ dependence and emits byte or word vectors (``vpaddb``/``vpsubb``/``vpsubusb``/
 computed per pass and two columns per step of the lane loop, so E, the
 diagonals, the running maximum and, from the first column to the second,
 H and F stay in registers: per 32 cells, 9 vector operations, 2.5 loads and
-1.5 stores.  The kernel is bound by ports 0 and 1 (see above).  ``ROWS`` is 36, not 32: a power-of-two column stride makes
-loads falsely wait on earlier stores (4K aliasing).  Pitfalls met on the
+1.5 stores; the kernel is bound by ports 0 and 1 (see above).  ``ROWS`` is
+36, not 32: a power-of-two column stride makes loads falsely wait on
+earlier stores (4K aliasing).  Pitfalls met on the
 way: a compile-time strip width made LLVM unroll the cell loop 16 times (out
 of the micro-op cache); ``min`` on bytes in a short loop was unrolled and
 vectorised 8 bytes at a time (the masks use ``&``/``|``); closures over
@@ -177,8 +178,8 @@ def _make_search(dtype, lanes: int):
     """Compile the search kernel for one integer type and lane count.
 
     The closure holds constants only (numba keys its cache on them); the
-    helpers it calls are generic and inlined, so ``lanes``, ``lo`` and ``hi``
-    are compile-time constants in the loops.
+    helpers it calls are generic and inlined, so ``lanes`` and the types are
+    compile-time constants in the loops.
     """
     T = dtype
     U = {np.int8: np.uint8, np.int16: np.uint16}[dtype]
@@ -190,7 +191,7 @@ def _make_search(dtype, lanes: int):
         ``qcat``/``qoff``: queries padded to multiples of QROWS with the pad
         letter; ``codes``/``owner``: targets laid out in lanes by
         ``smith_waterman.pack_targets``; ``mb``: the matrix with a pad row and
-        column of ``lo``; ``out``: ``int32[n_queries, n_targets]``.
+        column of the type's minimum; ``out``: ``int32[n_queries, n_targets]``.
         """
         na = mb.shape[0] - 1
         nq = qoff.shape[0] - 1

@@ -118,13 +118,8 @@ def test_saturating_lanes_are_rescored_exactly():
 def test_top_wrap_of_the_8_bit_add_is_caught():
     """Matrix scores near the 8-bit top: d + s wraps past 127 and the lane must be rescored."""
     rng = np.random.default_rng(11)
-    mat = sw.dna_matrix(100, -120)
-    dna = sw.letter_codes("dna")
     seqs = ["".join(rng.choice(list("ACGT"), n)) for n in rng.integers(1, 40, 30)]
-    enc = [dna[np.frombuffer(x.encode(), np.uint8)] for x in seqs]
-    cat = np.concatenate(enc)
-    off = np.concatenate([[0], np.cumsum([len(x) for x in enc])]).astype(np.int64)
-    got = sw.search(cat, off, cat, off, mat, 30, 7)
+    got = search_strings(seqs, seqs, None, 30, 7, "dna", sw.dna_matrix(100, -120))
     pm = parasail.matrix_create("ACGT", 100, -120)
     for a, q in enumerate(seqs):
         for b, t in enumerate(seqs):
