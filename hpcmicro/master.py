@@ -30,9 +30,10 @@ DRAIN_TIMEOUT = 20.0
 #: How long workers may take to set up (e.g. read a database) before the
 #: master gives up on them.
 STARTUP_TIMEOUT = 900.0
-#: Polling back-off of the master for round-based workloads: every round ends
-#: with the master noticing the last result, so it reacts within half a
-#: millisecond (about 2,000 wake-ups a second while a round runs: ~2% of a core).
+#: Polling back-off of the master for round-based workloads with a barrier
+#: (``dynamic``): every round ends with the master noticing the last result,
+#: so it reacts within half a millisecond (about 2,000 wake-ups a second while
+#: a round runs: ~2% of a core).  Without a barrier nothing it gets is urgent.
 RESIDENT_POLL = (1e-4, 5e-4)
 #: Master wait per loop when idle; it sleeps (never spins) between polls.
 MASTER_TICK = 0.02
@@ -98,8 +99,9 @@ class Master:
         self.n_failed = int((st == FAILED).sum())
         self.tp.count_out = True
         self._wait_for_workers()
-        # Rounds wait on the master between them: poll fast when they do.
-        self.tp.set_poll(*(RESIDENT_POLL if self.resident else self.policy.poll))
+        # Rounds with a barrier wait on the master between them: poll fast.
+        fast = self.resident and self.policy.barrier
+        self.tp.set_poll(*(RESIDENT_POLL if fast else self.policy.poll))
         in0, out0 = self.tp.bytes_in, self.tp.bytes_out
         self._last_commit = time.monotonic()
         cpu0, wall0 = time.process_time(), time.perf_counter()
@@ -125,33 +127,48 @@ class Master:
         return "failed" if self.n_failed else "complete"
 
     def _run_rounds(self) -> None:
-        """Rounds: place each round (by data affinity after the first), wait
-        until it is done, then let the workload close it (checkpoints)."""
-        st, t = self.store.tasks["status"], self.store.tasks
-        per = len(st) // self.rounds
-        holders = None
-        for r in range(self.first_round, self.rounds):
-            ids = np.arange(r * per, (r + 1) * per)
-            if holders is None:
-                costs = self.costs[ids]
-            else:       # the cost measured on the same task of the previous round
-                prev = ids - per
-                costs = np.maximum(t["stop"][prev] - t["start"][prev], 1e-9)
-            plan = self.policy.place_round(ids, costs, holders)
-            runners = np.full(per, -1, np.int64)
-            for rank, (pids, _) in plan.items():
-                runners[pids - r * per] = rank
-            hold = np.full(per, -1, np.int64) if holders is None else holders
-            for rank in self.workers:
-                self.tp.send(rank, m.Round(r, r * per, hold, runners, costs))
-            self.left = int((st[ids] == PENDING).sum())
+        """Rounds: place the first round of this run, and (``barrier``
+        policies) each next one when the last is done; close rounds in order
+        as their results come in (checkpoints).  Otherwise workers go from
+        round to round on their own (see :mod:`hpcmicro.dataflow`)."""
+        st = self.store.tasks["status"]
+        self.per = per = len(st) // self.rounds
+        pending = np.flatnonzero(st == PENDING)
+        self.round_left = np.bincount(pending // per, minlength=self.rounds)
+        self.round_left[:self.first_round] = 0
+        self.closed = self.first_round
+        self.left = int(self.round_left.sum())
+        if self.left:
+            self._place_round(self.first_round)
             self._loop()
-            if self.left > 0 or self.n_failed or self.fatal or self.store_error:
-                return
-            holders = t["worker"][ids].astype(np.int64)
+
+    def _place_round(self, r: int) -> None:
+        """Send every worker the placement of round ``r``."""
+        t, per = self.store.tasks, self.per
+        ids = np.arange(r * per, (r + 1) * per)
+        if r == self.first_round:
+            costs, holders = self.costs[ids], None
+        else:       # the time the same task took in the previous round
+            prev = ids - per
+            costs = np.maximum(t["stop"][prev] - t["start"][prev], 1e-9)
+            holders = t["worker"][prev].astype(np.int64)
+        plan = self.policy.place_round(ids, costs, holders)
+        runners = np.full(per, -1, np.int64)
+        for rank, (pids, _) in plan.items():
+            runners[pids - r * per] = rank
+        for rank in self.workers:
+            self.tp.send(rank, m.Round(r, runners, costs, first=r == self.first_round,
+                                       barrier=self.policy.barrier))
+
+    def _close_rounds(self) -> None:
+        """Let the workload close each round whose tasks are all done, in order."""
+        while (self.closed < self.rounds and self.round_left[self.closed] == 0
+               and not (self.n_failed or self.fatal or self.store_error)):
+            r = self.closed
+            self.closed += 1
             # No commit here: the periodic commits suffice, because a resume
             # restarts from the last checkpoint and recomputes later rounds.
-            if self.hooks is not None and not self.store_error:
+            if self.hooks is not None:
                 try:
                     self.hooks.end_round(self.store.group, r)
                 except OSError as e:
@@ -159,6 +176,8 @@ class Master:
                                        f"{self.store.path}: {e}. Free some space, then run "
                                        "the job again with --resume.")
                     return
+            if self.policy.barrier and r + 1 < self.rounds:
+                self._place_round(r + 1)
 
     def _loop(self) -> None:
         """Receive and commit until this placement's tasks are all final."""
@@ -168,6 +187,10 @@ class Master:
                 self.messages_in += 1
                 self._handle(*got)
                 got = self.tp.recv(0.0)
+            if self.resident:
+                self._close_rounds()
+                if self.n_failed:
+                    break           # later rounds need the failed task's data
             now = time.monotonic()
             if now - self._last_commit >= self.commit_interval:
                 self._commit()
@@ -286,6 +309,8 @@ class Master:
                     self.hooks.store_extras(self.store.group, tid, extra)
             self.store.record_done(r.ids, src, r.start, r.stop, r.stolen, r.values)
             k = int(new.sum())
+            if self.resident:
+                self.round_left -= np.bincount(r.ids[new] // self.per, minlength=self.rounds)
             self.left -= k
             self.n_done += k
             self.policy.on_results(src, len(r.ids), r.busy)
@@ -300,6 +325,8 @@ class Master:
             if final:
                 self.left -= 1
                 self.n_failed += 1
+                if self.resident:
+                    self.round_left[f.task_id // self.per] -= 1
                 print(f"\nhpcmicro: task {f.task_id} failed for good ({f.kind}) on rank {src}; "
                       f"last error:\n{f.message.rstrip()}", file=self.log)
             elif self.draining:

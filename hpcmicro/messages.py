@@ -36,13 +36,10 @@ class MoreWork:
 
 @dataclass
 class StealRequest:
-    """Thief to victim: give me work.  ``queued`` is the thief's own queued cost;
-    ``r`` its round (round-based workloads), so that a request sent in one round
-    and read in the next is refused instead of moving tasks on a stale load."""
+    """Thief to victim: give me work.  ``queued`` is the thief's own queued cost."""
 
     req_id: int
     queued: float
-    r: int = -1
 
 
 @dataclass
@@ -61,26 +58,27 @@ class StealReply:
 
 @dataclass
 class Round:
-    """Master to every worker: round ``r`` begins.
+    """Master to every worker: the placement of round ``r`` (round-based workloads).
 
-    ``holders[j]`` is the rank holding the data of the round's j-th task
-    (-1: nobody yet, build it from the initial state); ``runners[j]`` is the
-    rank that should run it; ``costs[j]`` its estimated cost.
+    ``runners[j]`` is the rank that runs (and from then on holds) item ``j``;
+    ``costs[j]`` its estimated cost.  ``first``: the first round of this run,
+    whose inputs every worker builds from the initial state.  ``barrier``:
+    later rounds wait for their own placement (``dynamic``); otherwise this
+    is the only one, and items stay where they run (see :mod:`hpcmicro.dataflow`).
     """
 
     r: int
-    first_id: int
-    holders: np.ndarray
     runners: np.ndarray
     costs: np.ndarray
+    first: bool = False
+    barrier: bool = False
 
 
 @dataclass
 class Data:
-    """Worker to worker: workload data for round ``r`` (e.g. halo strips)."""
+    """Worker to worker: pieces of resident data, ``(round, item, key, piece)``."""
 
-    r: int
-    payload: object
+    entries: list
 
 
 @dataclass

@@ -1,14 +1,13 @@
 """A round-based toy workload for the runtime's tests (named as 'ringtoy:Ring').
 
 P values on a ring; each round, x_j <- 0.5 x_j + 0.25 (x_{j-1} + x_{j+1}) + r.
-Values stay on the worker that computed them; each round a worker sends each
-held value to the runners of its two neighbours and of itself.  Task j of a
-round sleeps (j % 3) ms, so the steal policy moves tasks (and their data).
+Values stay on the worker that computed them; a task's value goes to the
+holders of its two neighbours and of itself.  Task j of a round sleeps
+(j % 3) ms, so the steal policy moves tasks (and their data).
 """
 
 import dataclasses
 import time
-from collections import defaultdict
 
 import numpy as np
 
@@ -41,54 +40,33 @@ class Ring(Workload):
         return self.params.rounds
 
     def make_tasks(self):
-        return np.ones(self.params.n * self.params.rounds)
+        # The same estimate (seconds) for every task: the first placement
+        # deals them round robin, blind to the sleeps, so workers must steal.
+        return np.full(self.params.n * self.params.rounds, 1e-3)
 
     def result_fields(self):
         return {"value": ((), "f8")}
 
     def setup_worker(self):
-        self.held = {}                            # j -> value after the last round run here
-        self.inputs = defaultdict(dict)           # (r, j) -> {k: value}
-        self.mine = set()
+        pass
 
-    def begin_round(self, r, first_id, holders, runners, rank):
+    def needs(self, j):
         n = self.params.n
-        self.mine = {j for j in range(n) if runners[j] == rank}
-        if r == 0 or holders[0] < 0:
-            for j in self.mine:
-                for k in (j - 1, j, j + 1):
-                    self.inputs[(r, j)][k % n] = float(k % n)
-            return {}
-        out = defaultdict(list)
-        for j, v in self.held.items():
-            for k in (j - 1, j, j + 1):
-                out[int(runners[k % n])].append((k % n, j, v))
-        self.held = {}
-        return dict(out)
+        return {(j - 1) % n, j, (j + 1) % n}
 
-    def receive(self, r, src, payload):
-        for target, j, v in payload:
-            self.inputs[(r, target)][j] = v
+    def initial_inputs(self, r, items):
+        n = self.params.n
+        return {j: {k % n: float(k % n) for k in (j - 1, j, j + 1)} for j in items}
 
-    def round_ready(self, r):
-        return all(len(self.inputs[(r, j)]) == 3 for j in self.mine)
-
-    def export_task(self, task_id):
-        r, j = divmod(task_id, self.params.n)
-        return self.inputs.pop((r, j))
-
-    def import_task(self, task_id, payload):
-        r, j = divmod(task_id, self.params.n)
-        self.inputs[(r, j)] = payload
-
-    def run_task(self, task_id):
+    def run_resident(self, task_id, inputs):
+        from hpcmicro.dataflow import INITIAL
         n = self.params.n
         r, j = divmod(task_id, n)
-        v = self.inputs.pop((r, j))
+        v = inputs.get(INITIAL, inputs)
         time.sleep((j % 3) * self.params.sleep_ms / 1000)
         x = 0.5 * v[j] + 0.25 * (v[(j - 1) % n] + v[(j + 1) % n]) + r
-        self.held[j] = x
-        return {"value": x}
+        pieces = [(k % n, j, x) for k in (j - 1, j, j + 1)] if r + 1 < self.rounds() else []
+        return {"value": x}, pieces
 
 
 class Broken(Ring):

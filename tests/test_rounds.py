@@ -90,35 +90,24 @@ def _ring_worker(tmp_path):
     return Worker(tps[1], wl, StealWorker(1, [1, 2]), t0=0.0), tps
 
 
-def _round1(n=12):
+def _first_round(n=12):
     from hpcmicro import messages as m
-    return m.Round(1, n, np.full(n, -1), np.ones(n, np.int64), np.full(n, 0.01))
+    return m.Round(0, np.ones(n, np.int64), np.full(n, 0.01), first=True)
 
 
-def test_a_new_round_forgets_the_cost_units_of_the_last_one(tmp_path):
-    # Round 0 is placed by cell counts, later rounds by measured seconds.  A
-    # worker's observed cost rate (units/s) from round 0 must not carry over:
-    # in seconds it would be ~1e6 times too large, inflate the thief's
-    # in-flight allowance and make every victim refuse to share.
+def test_a_placement_forgets_the_cost_units_of_the_last_one(tmp_path):
+    # A placement's costs may be in other units than the tasks run before it
+    # (dynamic places each round by measured seconds).  A worker's observed
+    # cost rate (units/s) must not carry over: ~1e6 times too large, it would
+    # inflate the thief's in-flight allowance and make every victim refuse.
     from hpcmicro import messages as m
     w, tps = _ring_worker(tmp_path)
-    w.done_cost, w.done_time = 5e6, 0.5          # as if round 0 ran 5e6 "cells" in 0.5 s
-    w._handle(0, _round1())                      # round 1: 10 ms each, measured
+    w.done_cost, w.done_time = 5e6, 0.5          # as if it ran 5e6 "cells" in 0.5 s
+    w._handle(0, _first_round())                 # 10 ms each
     assert len(w.queue) == 12
-    w._answer_steal(2, m.StealRequest(req_id=7, queued=0.0, r=1))
+    w._answer_steal(2, m.StealRequest(req_id=7, queued=0.0))
     src, reply = tps[2].recv(timeout=1.0)
     assert isinstance(reply, m.StealReply) and reply.req_id == 7
     assert 4 <= len(reply.ids) <= 6, "an idle thief gets about half of 12 queued tasks"
-
-
-def test_a_steal_request_from_the_previous_round_is_refused(tmp_path):
-    # A worker idle at the end of round 0 asks; its request is read after the
-    # victim queued round 1.  Its load (0) is stale -- it has its own round-1
-    # tasks by now -- so the victim must give nothing (it once gave 20 of 33
-    # tiles, which then moved back: 6 MB of tiles for nothing).
-    from hpcmicro import messages as m
-    w, tps = _ring_worker(tmp_path)
-    w._handle(0, _round1())
-    w._answer_steal(2, m.StealRequest(req_id=3, queued=0.0, r=0))
-    _, reply = tps[2].recv(timeout=1.0)
-    assert reply.req_id == 3 and len(reply.ids) == 0 and len(w.queue) == 12
+    assert all(list(p) == [0] and "initial" in p[0] for p in reply.payloads), "inputs go along"
+    assert not set(reply.ids.tolist()) & w.flow.held, "the victim no longer holds them"

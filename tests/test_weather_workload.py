@@ -73,9 +73,9 @@ def test_distributed_equals_serial_bit_for_bit(tmp_path, scheduler, n_ranks):
 
 @pytest.mark.parametrize("scheduler", ["steal", "dynamic"])
 def test_migrating_tiles_equal_serial_bit_for_bit(tmp_path, scheduler):
-    # Slow tiles make workers steal (steal) or repartition (dynamic), so halos
-    # sent ahead to the rank expected to run a neighbour are often wrong and
-    # must be corrected at the round boundary.
+    # Slow tiles make workers steal (steal) or repartition (dynamic), so tiles
+    # move with the strips already in for them, and strips sent to a tile's
+    # old holder are forwarded.
     job, params = _job(tmp_path, scheduler=scheduler, steps=18)
     job.write_text(job.read_text().replace('workload = "weather"',
                                            'workload = "slowweather:SlowWeather"'))
@@ -86,9 +86,8 @@ def test_migrating_tiles_equal_serial_bit_for_bit(tmp_path, scheduler):
         worker = f["tasks/worker"][...].reshape(6, -1)
         stolen = int(f["tasks/stolen"][...].sum())
     moved = int((worker[1:] != worker[:-1]).sum())
-    # steal: any stolen tile mispredicts the halos sent ahead for it (a steal
-    # in round 0 moves tiles without any change between rounds); dynamic:
-    # tiles move between rounds
+    # steal: stolen tiles (a steal in round 0 moves tiles without any change
+    # of worker between later rounds); dynamic: tiles move between rounds
     assert (stolen if scheduler == "steal" else moved) > 0, (moved, stolen)
     _assert_equals_serial(tmp_path / "w.h5", params)
 

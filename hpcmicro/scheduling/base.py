@@ -158,6 +158,10 @@ class MasterPolicy:
     #: be committed), so it wakes every 10 ms: each wake-up of a sleeping
     #: process costs tens of microseconds of CPU on a loaded node.
     poll = (1e-2, 1e-2)
+    #: Round-based workloads: True if each round waits for the master's
+    #: placement of it (made from the last round's measured costs); False if
+    #: items stay where they run and rounds flow into each other.
+    barrier = False
 
     def __init__(self, workers: Sequence[int], seed: int = 0):
         self.workers = list(workers)

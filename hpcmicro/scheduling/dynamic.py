@@ -11,7 +11,9 @@ adapts to the measured task time: a batch lasts about
 remaining tasks per worker (guided self-scheduling), so the tail stays fine.
 Every task passes through the master, which saturates it first at scale.
 For round-based workloads (data resident on workers) ``dynamic`` instead
-repartitions each round on the master by the measured costs.
+repartitions each round on the master by the measured costs; each round
+then waits for its placement (a barrier), where ``steal`` and ``static``
+let rounds flow into each other.
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ class DynamicMaster(MasterPolicy):
     """Hold the queue on the master and deal adaptive batches on request."""
 
     name = "dynamic"
+    barrier = True
     #: Every batch is a round trip through the master, so it polls fast.
     poll = (2e-4, 2e-3)
 

@@ -16,6 +16,11 @@ it in this order::
     wl.setup_worker()                     # e.g. read the database once
     result = wl.run_task(task_id)         # many times; returns {field: value}
 
+    # round-based workloads (resident = True) instead
+    wl.needs(j)                           # keys of the pieces item j's tasks wait for
+    inputs = wl.initial_inputs(r, items)  # once: {j: input} of the first round
+    result, pieces = wl.run_resident(task_id, inputs)   # pieces: [(item, key, piece)]
+
 Task ids are ``0 .. n_tasks-1``.  Results are stored under the HDF5 group
 named after the workload, one dataset per entry of :meth:`result_fields`,
 indexed by task id, so writing the same task twice gives the same file.
@@ -24,7 +29,7 @@ indexed by task id, so writing the same task twice gives the same file.
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, ClassVar, Mapping
+from typing import Any, ClassVar, Collection, Mapping
 
 import numpy as np
 
@@ -103,11 +108,13 @@ class Workload:
 
     # -- rounds (optional) ---------------------------------------------------
     #: True: tasks run in rounds and keep data resident on workers.  Task
-    #: ``r * P + j`` is the j-th task of round r (``P = n_tasks // rounds()``),
-    #: and round r+1 starts once round r is done.  Workers keep each task's
-    #: data between rounds (owner computes); only what :meth:`begin_round`
-    #: returns moves between ranks, and a task's whole data moves only when it
-    #: is stolen or placed elsewhere.
+    #: ``r * P + j`` advances item ``j`` in round ``r`` (``P = n_tasks //
+    #: rounds()``).  The worker that runs it keeps the item (owner computes);
+    #: only the *pieces* that :meth:`run_resident` returns move between ranks,
+    #: and a whole item moves only when it is stolen or placed elsewhere.
+    #: There is no barrier between rounds: a task runs once its pieces are in
+    #: (see :mod:`hpcmicro.dataflow`).  Costs are estimated seconds; from the
+    #: second round on, the seconds the item's last task took.
     resident: ClassVar[bool] = False
 
     def rounds(self) -> int:
@@ -121,31 +128,23 @@ class Workload:
     def end_round(self, group, r: int) -> None:
         """Master: every task of round ``r`` is done (e.g. write a checkpoint)."""
 
-    def begin_round(self, r: int, first_id: int, holders, runners, rank: int) -> dict:
-        """Worker: round ``r`` starts; return ``{rank: payload}`` to send out."""
-        return {}
+    def needs(self, j: int) -> Collection:
+        """Worker: the keys of the pieces a task of item ``j`` waits for (round
+        ``r - 1``'s outputs of ``j`` and its neighbours)."""
+        raise NotImplementedError
 
-    def send_ahead(self, r: int, rank: int) -> dict:
-        """Worker, while round ``r`` runs: ``{rank: payload}`` for round ``r + 1``
-        that can go out now (e.g. halos of tasks already finished), sent to the
-        ranks expected to need it.  :meth:`begin_round` of ``r + 1`` then sends
-        only what went to the wrong rank or not at all.  Default: nothing."""
-        return {}
+    def initial_inputs(self, r: int, items: list) -> dict:
+        """Worker: ``{j: input}``, the whole input of each of ``items`` in round
+        ``r``, the first round of this run, from the initial state or the
+        checkpoint (called once per run)."""
+        raise NotImplementedError
 
-    def receive(self, r: int, src: int, payload: Any) -> None:
-        """Worker: a payload for round ``r`` that another rank sent here (from
-        :meth:`begin_round` or :meth:`send_ahead`)."""
-
-    def round_ready(self, r: int) -> bool:
-        """Worker: True once every payload this rank needs for round ``r`` arrived."""
-        return True
-
-    def export_task(self, task_id: int) -> Any:
-        """Worker: hand over a queued task's resident data (it is being stolen)."""
-        return None
-
-    def import_task(self, task_id: int, payload: Any) -> None:
-        """Worker: take over a stolen task's resident data."""
+    def run_resident(self, task_id: int, inputs: dict) -> tuple[Mapping[str, Any], list]:
+        """Worker: run a resident task on ``inputs`` (``{key: piece}``, or
+        ``{"initial": input}``).  Return its result (as :meth:`run_task`) and
+        the pieces of the next round, a list of ``(item, key, piece)``; an
+        empty list after the last round."""
+        raise NotImplementedError
 
     # -- worker side ------------------------------------------------------
     def prepare_worker(self) -> None:

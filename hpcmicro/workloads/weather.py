@@ -4,17 +4,19 @@ Notes
 -----
 The grid is cut into tiles (:class:`hpcmicro.kernels.tiling.TileGrid`).  A
 round advances every tile by ``steps_per_task`` steps: task ``r * n_tiles +
-t`` is tile ``t`` in round ``r``.  Tiles are resident (owner computes): at the
-start of a round each worker cuts, from every tile it holds, the halo strips
-its eight neighbours need (corners included, width = steps in the round) and
-sends them to the ranks that will run those neighbours; a tile's interior
-moves only when the tile is placed elsewhere or stolen.  A padded tile
-advances with the same kernel as the serial model and keeps only its
+t`` is tile ``t`` in round ``r``.  Tiles are resident (owner computes): when
+a task ends, it cuts from its tile the halo strips its eight neighbours need
+next round (corners included, width = steps in that round), and the worker
+sends them to the ranks holding those neighbours (:mod:`hpcmicro.dataflow`);
+a tile runs as soon as its strips are in, with no barrier between rounds,
+and its interior moves only when it is stolen or placed elsewhere.  A padded
+tile advances with the same kernel as the serial model and keeps only its
 interior, so a distributed run equals the serial run bit for bit for any
 tile size, ``steps_per_task``, rank count and scheduler.
 
-Rank 0 never carries the grid between outputs: per round it sends each
-worker the placement (three small arrays) and receives per-task costs.  At
+Rank 0 never carries the grid between outputs: it sends each worker the
+first placement (two small arrays; under ``dynamic`` one per round) and
+receives per-task costs.  At
 output steps the tiles' full states come to rank 0, which writes ``h``,
 ``u``, ``v`` (and ``q``) as netCDF-4 compatible datasets, computes the
 diagnostics in a fixed order, and writes a double-buffered checkpoint from
@@ -23,10 +25,8 @@ which ``--resume`` restarts.
 
 from __future__ import annotations
 
-import collections
 import dataclasses
 import math
-from collections import defaultdict
 from typing import Any
 
 import h5py
@@ -39,6 +39,9 @@ from .base import Workload, option
 #: AB2 scheme with eps = 0.1 was seen to blow up at 0.25 on the unstable jet.
 MAX_COURANT = 0.24
 CASES = ("wave", "jet", "unstable_jet", "real")
+#: First-round cost estimate: about 1e8 cell-steps a second on one core
+#: (physics off); later rounds use the measured seconds.
+SECONDS_PER_CELL_STEP = 1e-8
 #: Debian's libncarg-data and ferret-datasets (scripts/install_weather_data.sh).
 HEIGHTS = "/usr/share/ncarg/data/cdf/hgt.nc"
 TOPOGRAPHY = "/usr/share/ferret-vis/data/etopo20.cdf"
@@ -201,11 +204,13 @@ class Weather(Workload):
         return times.index(end) if end in times else None
 
     def make_tasks(self) -> np.ndarray:
-        """Initial cost estimates: the cells of each tile, every round."""
+        """Initial cost estimates in seconds: the cell-steps of each tile, every
+        round, at :data:`SECONDS_PER_CELL_STEP`."""
         g = self.grid
         cells = np.array([(b[1] - b[0]) * (b[3] - b[2]) for b in map(g.bounds, range(g.n_tiles))],
                          dtype=np.float64)
-        return np.tile(cells, self.rounds())
+        steps = np.repeat([self.steps_in(r) for r in range(self.rounds())], g.n_tiles)
+        return np.tile(cells, self.rounds()) * steps * SECONDS_PER_CELL_STEP
 
     def result_fields(self):
         """Physics iterations of each task (its measured cost)."""
@@ -259,13 +264,6 @@ class Weather(Workload):
     # -- worker --------------------------------------------------------------
     def setup_worker(self) -> None:
         """Start from the checkpoint (resume) or the initial state; load the kernel."""
-        self.tiles: dict[int, tuple] = {}     # tile -> (interior, strips for next round)
-        self.fresh: collections.deque = collections.deque()   # tiles finished, halos unsent
-        self.sent: dict = {}             # (tile, direction) -> rank its strip went to ahead
-        self.expect: dict = {}           # tile -> rank expected to run it next round
-        self.pieces: dict = defaultdict(dict)
-        self.ready: dict = {}
-        self.mine: list[int] = []
         self._bpad: dict = {}
         # The master made the output before the workers start; on --resume it
         # holds a checkpoint, and the master writes nothing until all are set up.
@@ -282,90 +280,19 @@ class Weather(Workload):
         advance_tile(padded, self.case.params, 1, 1, 1, self.grid.bounds(0)[0],
                      self._padded_b(0, 1))
 
-    def begin_round(self, r, first_id, holders, runners, rank):
-        """Send halo strips (and tiles placed elsewhere) to the ranks that need them."""
-        from ..kernels import tiling
+    def needs(self, t):
+        """The tile itself and a halo strip from each of its 8 sides."""
+        from ..kernels.tiling import DIRECTIONS
+        return ("self",) + tuple(DIRECTIONS)
+
+    def initial_inputs(self, r, tiles):
+        """Padded tiles cut from the initial state (or the checkpoint), which is
+        then dropped: nothing else on a worker needs the whole grid."""
+        from ..kernels.tiling import extract_padded
         ks = self.steps_in(r)
-        g = self.grid
-        self.rank = rank
-        self.mine = [t for t in range(g.n_tiles) if runners[t] == rank]
-        # Owner computes: a tile is expected to run next round where it runs
-        # now (a steal corrects this below); send_ahead uses it.
-        self.expect = {t: int(runners[t]) for t in range(g.n_tiles)}
-        self.fresh.clear()
-        mine = set(self.mine)
-        for key in [k for k in self.pieces if k[0] == r and k[1] not in mine]:
-            del self.pieces[key]                  # sent ahead here, but runs elsewhere
-        if holders[0] < 0:                       # first round of this run
-            for t in self.mine:
-                self.ready[(r, t)] = tiling.extract_padded(self.start, g.bounds(t), ks)
-            self.start = None
-            return {}
-        out = defaultdict(list)
-        for t, (tile, strips) in self.tiles.items():
-            if strips is None or strips["n"].shape[-2] != ks:
-                strips = tiling.halo_strips(tile, ks)
-            for d, n in g.neighbours(t).items():
-                dest = int(runners[n])
-                if self.sent.get((t, d)) != dest:        # not sent ahead, or to the wrong rank
-                    out[dest].append((n, tiling.OPPOSITE[d], strips[d]))
-            out[int(runners[t])].append((t, "self", tile))
-        self.tiles, self.sent = {}, {}
-        return dict(out)
-
-    def send_ahead(self, r, rank):
-        """Halo strips of tiles finished in round ``r``, to the ranks expected to
-        run their neighbours in round ``r + 1``, so that the round boundary
-        (a wait for every worker) only has to correct what was mispredicted."""
-        from ..kernels import tiling
-        out = defaultdict(list)
-        while self.fresh:
-            t = self.fresh.popleft()
-            strips = self.tiles[t][1]
-            if strips is None:
-                continue
-            for d, n in self.grid.neighbours(t).items():
-                dest = self.expect.get(n, -1)
-                if dest < 0:
-                    continue
-                piece = (n, tiling.OPPOSITE[d], strips[d])
-                if dest == rank:
-                    self.pieces[(r + 1, n)][piece[1]] = piece[2]
-                else:
-                    out[dest].append(piece)
-                self.sent[(t, d)] = dest
-        return dict(out)
-
-    def receive(self, r, src, payload) -> None:
-        """File strips and tiles that arrived for this round (dropping strips
-        sent ahead for a tile that runs elsewhere)."""
-        mine = set(self.mine)
-        for tile, key, arr in payload:
-            if tile in mine:
-                self.pieces[(r, tile)][key] = arr
-
-    def round_ready(self, r) -> bool:
-        """True when every tile this rank runs has its interior and 8 strips."""
-        return all((r, t) in self.ready or len(self.pieces.get((r, t), ())) == 9
-                   for t in self.mine)
-
-    def export_task(self, task_id):
-        """Hand over a stolen tile's padded input (or its pieces)."""
-        r, t = divmod(task_id, self.grid.n_tiles)
-        self.expect[t] = -1                      # the thief: unknown here
-        if (r, t) in self.ready:
-            return ("padded", self.ready.pop((r, t)))
-        return ("pieces", self.pieces.pop((r, t)))
-
-    def import_task(self, task_id, payload) -> None:
-        """Take over a stolen tile's padded input (or its pieces)."""
-        r, t = divmod(task_id, self.grid.n_tiles)
-        self.expect[t] = self.rank               # stolen: it runs here next round too
-        kind, data = payload
-        if kind == "padded":
-            self.ready[(r, t)] = data
-        else:
-            self.pieces[(r, t)] = data
+        out = {t: extract_padded(self.start, self.grid.bounds(t), ks) for t in tiles}
+        self.start = None
+        return out
 
     def _padded_b(self, t: int, ks: int):
         if self.case.b is None:
@@ -376,30 +303,32 @@ class Weather(Workload):
             self._bpad[key] = extract_padded(self.case.b, self.grid.bounds(t), ks)
         return self._bpad[key]
 
-    def run_task(self, task_id) -> dict[str, Any]:
-        """Advance one padded tile; keep its interior here for the next round."""
+    def run_resident(self, task_id, inputs):
+        """Advance one padded tile; return it and the strips its neighbours need next."""
+        from ..dataflow import INITIAL
         from ..kernels import tiling
         from ..kernels.shallow_water import advance_tile
-        r, t = divmod(task_id, self.grid.n_tiles)
+        g = self.grid
+        r, t = divmod(task_id, g.n_tiles)
         ks = self.steps_in(r)
-        padded = self.ready.pop((r, t), None)
+        padded = inputs.get(INITIAL)
         if padded is None:
-            pieces = self.pieces.pop((r, t))
-            padded = tiling.assemble(pieces.pop("self"), pieces, ks)
-        bounds = self.grid.bounds(t)
+            strips = {k: v for k, v in inputs.items() if k != "self"}
+            padded = tiling.assemble(inputs["self"], strips, ks)
+        bounds = g.bounds(t)
         tile, work, _ = advance_tile(padded, self.case.params, ks, ks,
                                      r * self.params.steps_per_task, bounds[0],
                                      self._padded_b(t, ks))
-        # Cut the strips the neighbours need next round here, in the task,
-        # so that the round boundary (a wait for every worker) only sends.
-        strips = (tiling.halo_strips(tile, self.steps_in(r + 1))
-                  if r + 1 < self.rounds() else None)
-        self.tiles[t] = (tile, strips)
-        self.fresh.append(t)
+        pieces = []
+        if r + 1 < self.rounds():
+            # Cut here, in the task, so that the agent only sends.
+            strips = tiling.halo_strips(tile, self.steps_in(r + 1))
+            pieces = [(n, tiling.OPPOSITE[d], strips[d]) for d, n in g.neighbours(t).items()]
+            pieces.append((t, "self", tile))
         out: dict[str, Any] = {"cost": work}
         if self.out_index(r) is not None:
             out["state"] = tile
-        return out
+        return out, pieces
 
 
 # -- the output file (netCDF-4 compatible HDF5) -----------------------------
