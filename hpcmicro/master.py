@@ -190,7 +190,10 @@ class Master:
             if self.resident:
                 self._close_rounds()
                 if self.n_failed:
-                    break           # later rounds need the failed task's data
+                    print("hpcmicro: the rounds after it need its result, so the job stops "
+                          "here; fix the cause, then run it again with --resume (it restarts "
+                          "from the last checkpoint)", file=self.log)
+                    break
             now = time.monotonic()
             if now - self._last_commit >= self.commit_interval:
                 self._commit()

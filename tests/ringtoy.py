@@ -77,3 +77,25 @@ class Broken(Ring):
         super().setup_worker()
         if os.environ.get("PMI_RANK") == "2":
             raise RuntimeError("broken set-up on rank 2")
+
+
+class Flaky(Ring):
+    """Task 2 * n + 5 fails on its first attempt on each rank: its retry must
+    find its inputs again."""
+
+    failed = False
+
+    def run_resident(self, task_id, inputs):
+        if task_id == 2 * self.params.n + 5 and not self.failed:
+            self.failed = True
+            raise RuntimeError("flaky task, first attempt")
+        return super().run_resident(task_id, inputs)
+
+
+class Doomed(Ring):
+    """Task 2 * n + 5 always fails: later rounds can never run."""
+
+    def run_resident(self, task_id, inputs):
+        if task_id == 2 * self.params.n + 5:
+            raise RuntimeError("doomed task")
+        return super().run_resident(task_id, inputs)

@@ -111,3 +111,31 @@ def test_a_placement_forgets_the_cost_units_of_the_last_one(tmp_path):
     assert 4 <= len(reply.ids) <= 6, "an idle thief gets about half of 12 queued tasks"
     assert all(list(p) == [0] and "initial" in p[0] for p in reply.payloads), "inputs go along"
     assert not set(reply.ids.tolist()) & w.flow.held, "the victim no longer holds them"
+
+
+@pytest.mark.parametrize("scheduler", ["steal", "dynamic"])
+def test_a_failed_task_is_retried_with_its_inputs(tmp_path, scheduler):
+    job = _job(tmp_path, scheduler)
+    job.write_text(job.read_text().replace("ringtoy:Ring", "ringtoy:Flaky"))
+    env = dict(os.environ, PYTHONPATH=f"{HERE}{os.pathsep}{os.environ.get('PYTHONPATH', '')}")
+    r = mpiexec(3, "run", job, "-q", env=env, timeout=90)
+    assert r.returncode == 0, r.stderr
+    import h5py
+    with h5py.File(tmp_path / "ring.h5", "r") as f:
+        attempts = f["tasks/attempts"][...]
+    # every task ran once; task 29 also failed once, on the rank that then retried it
+    assert attempts[2 * 12 + 5] == 2 and attempts.sum() == 12 * 6 + 1
+    assert np.array_equal(_values(tmp_path / "ring.h5")[0], ringtoy.serial(12, 6))
+
+
+def test_a_task_that_always_fails_ends_the_job_without_a_hang(tmp_path):
+    import time
+    job = _job(tmp_path, "steal")
+    job.write_text(job.read_text().replace("ringtoy:Ring", "ringtoy:Doomed"))
+    env = dict(os.environ, PYTHONPATH=f"{HERE}{os.pathsep}{os.environ.get('PYTHONPATH', '')}")
+    t0 = time.monotonic()
+    r = mpiexec(3, "run", job, "-q", env=env, timeout=90)
+    assert time.monotonic() - t0 < 60, "no hang"
+    assert r.returncode != 0
+    assert "task 29 failed for good" in r.stderr and "doomed task" in r.stderr
+    assert "run it again with --resume" in r.stderr
