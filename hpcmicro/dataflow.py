@@ -73,9 +73,9 @@ class Flow:
         """Adopt the master's placement of round ``r``.
 
         ``initial(items)`` builds the inputs ``{j: input}`` of the items placed
-        here from the initial state (the first round of a run).  Otherwise items placed elsewhere move
-        with all the pieces they have here.  ``barrier``: tasks of rounds
-        after ``r`` wait for the next placement.
+        here from the initial state (the first round of a run).  Otherwise
+        items placed elsewhere move with all the pieces they have here.
+        ``barrier``: tasks of rounds after ``r`` wait for the next placement.
         """
         runners = np.asarray(runners, np.int64)
         sends: dict = defaultdict(list)
