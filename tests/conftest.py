@@ -58,6 +58,12 @@ def mpiexec(n: int, *args, timeout=CMD_TIMEOUT, **kw) -> subprocess.CompletedPro
                            *map(str, args)], capture_output=True, text=True, timeout=timeout, **kw)
 
 
+def env_with_path(path) -> dict:
+    """This process's environment with ``path`` first on PYTHONPATH (for
+    workloads defined in test helper modules, named as ``module:Class``)."""
+    return dict(os.environ, PYTHONPATH=f"{path}{os.pathsep}{os.environ.get('PYTHONPATH', '')}")
+
+
 def read_tasks(path) -> dict:
     """All of /tasks and /synthetic plus the root attributes, as arrays."""
     with h5py.File(path, "r") as f:

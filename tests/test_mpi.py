@@ -3,7 +3,8 @@
 import numpy as np
 import pytest
 
-from conftest import expected_planned, hpcmicro, mpiexec, read_tasks, synthetic_job
+from conftest import (env_with_path, expected_planned, hpcmicro, mpiexec, read_tasks,
+                      synthetic_job)
 
 pytestmark = pytest.mark.mpi
 
@@ -84,13 +85,11 @@ class BadPrep(Synthetic):
 
 
 def _prep_job(tmp_path, cls):
-    import os
     (tmp_path / "preptoy.py").write_text(PREP_MODULE)
     job = synthetic_job(tmp_path, n_tasks=20)
     job.write_text(job.read_text().replace('workload = "synthetic"',
                                            f'workload = "preptoy:{cls}"'))
-    env = dict(os.environ, PYTHONPATH=f"{tmp_path}{os.pathsep}{os.environ.get('PYTHONPATH', '')}")
-    return job, env
+    return job, env_with_path(tmp_path)
 
 
 def test_prepare_worker_runs_before_setup(tmp_path):

@@ -1,23 +1,31 @@
 """Round-based workloads: resident data, data exchange, stealing with payloads."""
 
-import os
 import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from conftest import mpiexec
+from conftest import env_with_path, mpiexec
 import ringtoy
 
 HERE = Path(__file__).resolve().parent
 
 
-def _job(tmp_path, scheduler, n=12, rounds=6):
+def _job(tmp_path, scheduler, n=12, rounds=6, cls="Ring", **ring):
     job = tmp_path / "ring.toml"
-    job.write_text(f'[job]\nworkload = "ringtoy:Ring"\noutput = "{tmp_path}/ring.h5"\n'
-                   f'scheduler = "{scheduler}"\n\n[ring]\nn = {n}\nrounds = {rounds}\n')
+    extra = "".join(f"{k} = {v}\n" for k, v in ring.items())
+    job.write_text(f'[job]\nworkload = "ringtoy:{cls}"\noutput = "{tmp_path}/ring.h5"\n'
+                   f'scheduler = "{scheduler}"\n\n[ring]\nn = {n}\nrounds = {rounds}\n{extra}')
     return job
+
+
+def _run(job, n_ranks):
+    """Run a ring job under mpiexec; return the result and its wall time."""
+    import time
+    t0 = time.monotonic()
+    r = mpiexec(n_ranks, "run", job, "-q", env=env_with_path(HERE), timeout=90)
+    return r, time.monotonic() - t0
 
 
 def _values(path):
@@ -29,9 +37,7 @@ def _values(path):
 @pytest.mark.parametrize("scheduler", ["steal", "dynamic", "static"])
 @pytest.mark.parametrize("n_ranks", [1, 4])
 def test_ring_equals_serial_bit_for_bit(tmp_path, scheduler, n_ranks):
-    job = _job(tmp_path, scheduler)
-    env = dict(os.environ, PYTHONPATH=f"{HERE}{os.pathsep}{os.environ.get('PYTHONPATH', '')}")
-    r = mpiexec(n_ranks, "run", job, "-q", env=env, timeout=90)
+    r, _ = _run(_job(tmp_path, scheduler), n_ranks)
     assert r.returncode == 0, r.stderr
     got, stolen, worker = _values(tmp_path / "ring.h5")
     assert np.array_equal(got, ringtoy.serial(12, 6))
@@ -51,11 +57,7 @@ def test_ring_in_process_with_threads(tmp_path):
 
 
 def test_stolen_tasks_carry_their_data(tmp_path):
-    job = tmp_path / "ring.toml"
-    job.write_text(f'[job]\nworkload = "ringtoy:Ring"\noutput = "{tmp_path}/ring.h5"\n'
-                   f'scheduler = "steal"\n\n[ring]\nn = 40\nrounds = 6\nsleep_ms = 3.0\n')
-    env = dict(os.environ, PYTHONPATH=f"{HERE}{os.pathsep}{os.environ.get('PYTHONPATH', '')}")
-    r = mpiexec(4, "run", job, "-q", env=env, timeout=90)
+    r, _ = _run(_job(tmp_path, "steal", n=40, sleep_ms=3.0), 4)
     assert r.returncode == 0, r.stderr
     got, stolen, _ = _values(tmp_path / "ring.h5")
     assert stolen.sum() > 0, "the uneven sleeps make idle workers steal"
@@ -63,14 +65,8 @@ def test_stolen_tasks_carry_their_data(tmp_path):
 
 
 def test_an_error_outside_tasks_aborts_every_rank(tmp_path):
-    import time
-    job = tmp_path / "broken.toml"
-    job.write_text(f'[job]\nworkload = "ringtoy:Broken"\noutput = "{tmp_path}/b.h5"\n\n'
-                   '[ring]\nn = 12\nrounds = 3\n')
-    env = dict(os.environ, PYTHONPATH=f"{HERE}{os.pathsep}{os.environ.get('PYTHONPATH', '')}")
-    t0 = time.monotonic()
-    r = mpiexec(4, "run", job, "-q", env=env, timeout=90)
-    assert time.monotonic() - t0 < 60, "no hang"
+    r, seconds = _run(_job(tmp_path, "steal", rounds=3, cls="Broken"), 4)
+    assert seconds < 60, "no hang"
     assert r.returncode != 0
     assert "internal error on rank 2 of 4" in r.stderr and "broken set-up on rank 2" in r.stderr
 
@@ -115,10 +111,7 @@ def test_a_placement_forgets_the_cost_units_of_the_last_one(tmp_path):
 
 @pytest.mark.parametrize("scheduler", ["steal", "dynamic"])
 def test_a_failed_task_is_retried_with_its_inputs(tmp_path, scheduler):
-    job = _job(tmp_path, scheduler)
-    job.write_text(job.read_text().replace("ringtoy:Ring", "ringtoy:Flaky"))
-    env = dict(os.environ, PYTHONPATH=f"{HERE}{os.pathsep}{os.environ.get('PYTHONPATH', '')}")
-    r = mpiexec(3, "run", job, "-q", env=env, timeout=90)
+    r, _ = _run(_job(tmp_path, scheduler, cls="Flaky"), 3)
     assert r.returncode == 0, r.stderr
     import h5py
     with h5py.File(tmp_path / "ring.h5", "r") as f:
@@ -129,13 +122,8 @@ def test_a_failed_task_is_retried_with_its_inputs(tmp_path, scheduler):
 
 
 def test_a_task_that_always_fails_ends_the_job_without_a_hang(tmp_path):
-    import time
-    job = _job(tmp_path, "steal")
-    job.write_text(job.read_text().replace("ringtoy:Ring", "ringtoy:Doomed"))
-    env = dict(os.environ, PYTHONPATH=f"{HERE}{os.pathsep}{os.environ.get('PYTHONPATH', '')}")
-    t0 = time.monotonic()
-    r = mpiexec(3, "run", job, "-q", env=env, timeout=90)
-    assert time.monotonic() - t0 < 60, "no hang"
+    r, seconds = _run(_job(tmp_path, "steal", cls="Doomed"), 3)
+    assert seconds < 60, "no hang"
     assert r.returncode != 0
     assert "task 29 failed for good" in r.stderr and "doomed task" in r.stderr
     assert "run it again with --resume" in r.stderr

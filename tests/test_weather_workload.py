@@ -12,7 +12,7 @@ import h5py
 import numpy as np
 import pytest
 
-from conftest import hpcmicro, mpiexec
+from conftest import env_with_path, hpcmicro, mpiexec
 from hpcmicro.config import load_job
 from hpcmicro.errors import ConfigError
 from hpcmicro.kernels.shallow_water import diagnostics, run
@@ -79,8 +79,7 @@ def test_migrating_tiles_equal_serial_bit_for_bit(tmp_path, scheduler):
     job, params = _job(tmp_path, scheduler=scheduler, steps=18)
     job.write_text(job.read_text().replace('workload = "weather"',
                                            'workload = "slowweather:SlowWeather"'))
-    env = dict(os.environ, PYTHONPATH=f"{HERE}{os.pathsep}{os.environ.get('PYTHONPATH', '')}")
-    r = mpiexec(4, "run", job, "-q", env=env, timeout=120)
+    r = mpiexec(4, "run", job, "-q", env=env_with_path(HERE), timeout=120)
     assert r.returncode == 0, r.stderr
     with h5py.File(tmp_path / "w.h5", "r") as f:
         worker = f["tasks/worker"][...].reshape(6, -1)
