@@ -88,11 +88,12 @@ class Flow:
         self.gate = r if barrier else self.rounds - 1
         for j in new:
             self.cost[j] = float(costs[j])
+        ready = []
         if initial is not None:
             for j, value in initial(sorted(new)).items():
                 self.pieces[(r, j)] = {INITIAL: value}
-        # (A task completed before this placement waits in held_back.)
-        ready = [(r, j) for j in sorted(new) if initial is not None and self._complete(r, j)]
+                ready.append((r, j))
+        # Tasks that completed before this (barrier) placement wait in held_back.
         ready += [(q, j) for q, j in self.held_back if q <= self.gate and j in new]
         self.held_back = [(q, j) for q, j in self.held_back if q > self.gate and j in new]
         return dict(sends), self._tasks(ready)
