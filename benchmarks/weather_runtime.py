@@ -107,7 +107,7 @@ def round_stats(res: dict, rounds: int, workers: int) -> dict:
     ideal = ideal_rounds(res, rounds, workers)
     gap = st[1:].min(axis=1) - sp[:-1].max(axis=1)
     busy = float((res["stop"] - res["start"]).sum()) / workers
-    return {"round": float(np.median(ideal)), "pause": float(np.median(gap)),
+    return {"round": float(np.median(ideal)), "gap": float(np.median(gap)),
             "vs_busy": res["span"] / busy}
 
 
@@ -147,7 +147,7 @@ def main(argv=None) -> int:
                     rstats[key].append(round_stats(r, rounds, 2))
     med = {k: float(np.median(v)) for k, v in rows.items()}
     mbal = {k: float(np.median(v)) for k, v in bal.items()}
-    mst = {k: {f: float(np.median([x[f] for x in v])) for f in ("round", "pause", "vs_busy")}
+    mst = {k: {f: float(np.median([x[f] for x in v])) for f in ("round", "gap", "vs_busy")}
            for k, v in rstats.items()}
     state_bytes = 6 * n * n * 8
     lines = [f"## Weather through the runtime ({'quick' if a.quick else 'full'} run, "
@@ -168,7 +168,7 @@ def main(argv=None) -> int:
               "| grid, scheduler | makespan / ideal | makespan / (task time / 2) | ideal round "
               "| gap between rounds |", "|---|---:|---:|---:|---:|"]
     lines += [f"| {k} | {v:.3f} | {mst[k]['vs_busy']:.3f} | {1e3 * mst[k]['round']:.1f} ms | "
-              f"{1e3 * mst[k]['pause']:.2f} ms |" for k, v in mbal.items()]
+              f"{1e3 * mst[k]['gap']:.2f} ms |" for k, v in mbal.items()]
     lines += ["", f"Bytes through rank 0 per step (physics off run, median, incl. the final "
               f"output gather): {np.median(traffic):,.0f} B; one model state is "
               f"{state_bytes:,} B.", ""]
